@@ -1,0 +1,93 @@
+"""The `strata` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from rag.settings import Settings
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Strata: answers over your documents."
+)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            typer.echo(f"strata: invalid setting {where}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _not_built(command: str) -> NoReturn:
+    typer.echo(f"strata {command}: not available in this build yet.", err=True)
+    raise typer.Exit(3)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP service (and the offline emulator when no ANTHROPIC_API_KEY is set)."""
+    from api.app import create_app
+
+    settings = _settings(host=host, port=port)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")]) -> None:
+    """Ingest files or folders (recursively) into the store."""
+    _not_built("ingest")
+
+
+@app.command()
+def ask(
+    question: str,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Print the whole answer at once.")
+    ] = False,
+    conversation: Annotated[str | None, typer.Option(help="Continue this conversation.")] = None,
+) -> None:
+    """Ask a question; the answer streams, then its sources and one usage line."""
+    _not_built("ask")
+
+
+@app.command()
+def search(query: str, top_k: Annotated[int, typer.Option(help="How many chunks.")] = 8) -> None:
+    """Show the chunks retrieved for a query, without calling Claude."""
+    _not_built("search")
+
+
+@app.command()
+def usage() -> None:
+    """Show what caching saved."""
+    _not_built("usage")
+
+
+@app.command()
+def emulator(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,
+) -> None:
+    """Run the Claude Messages API emulator on its own."""
+    _not_built("emulator")
+
+
+def main() -> None:
+    """Entry point of the `strata` console script."""
+    app()

@@ -1,0 +1,1 @@
+"""A local emulator of the Claude Messages API; imports nothing from Strata."""

@@ -1,0 +1,1 @@
+"""The ingestion pipeline: load -> parse -> chunk -> embed -> store."""

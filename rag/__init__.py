@@ -1,0 +1,1 @@
+"""Strata's core: retrieval, prompt layering, the Claude client, caching, pricing, the ledger."""

@@ -1,0 +1,62 @@
+"""Errors the core raises; api/errors.py turns them into HTTP statuses.
+
+* StrataError
+  + InvalidInput              the caller sent something we will not process
+    - UnsupportedDocument     a file type or content we cannot parse
+    - DocumentTooLarge        over a configured size limit
+    - FeatureUnsupported      the chosen model lacks the requested feature
+  + NotFound                  no such document, job, conversation or batch
+  + LimitExceeded             a per-key limit (concurrent streams) is reached
+  + NotReady                  a feature whose part has not been built or started
+  + UpstreamError             Claude did not give a usable answer
+    - UpstreamUnavailable     still failing after retries (429, 5xx, 529, connection)
+    - UpstreamRejected        Claude refused the request (other 4xx): our bug, never retried
+"""
+
+
+class StrataError(Exception):
+    """Base of every error Strata raises on purpose."""
+
+
+class InvalidInput(StrataError):
+    """The caller sent something we will not process."""
+
+
+class UnsupportedDocument(InvalidInput):
+    """A file whose type or content cannot be parsed."""
+
+
+class DocumentTooLarge(InvalidInput):
+    """A file or request over a configured size limit."""
+
+
+class FeatureUnsupported(InvalidInput):
+    """The chosen model does not support the requested feature."""
+
+
+class NotFound(StrataError):
+    """No such document, job, conversation or batch."""
+
+
+class LimitExceeded(StrataError):
+    """A per-key limit is reached; retry later."""
+
+    def __init__(self, message: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class NotReady(StrataError):
+    """A part of the service that is not available in this build or not started."""
+
+
+class UpstreamError(StrataError):
+    """Claude did not give a usable answer."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """Claude kept failing with a transient error after every retry."""
+
+
+class UpstreamRejected(UpstreamError):
+    """Claude rejected the request with a non-retryable 4xx."""

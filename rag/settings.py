@@ -1,0 +1,143 @@
+"""Strata's one settings object, read from STRATA_* variables and an optional .env file.
+
+Built once by the app factory or a CLI command and passed down; no other module reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Role = Literal["admin", "user", "viewer"]
+CachePolicyName = Literal["adaptive", "always", "off"]
+
+_ROLES: tuple[Role, ...] = ("admin", "user", "viewer")
+
+
+def is_loopback(host: str) -> bool:
+    """True when host names this machine only (127.0.0.0/8, ::1 or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ApiKey(BaseModel):
+    """One API key and the role it grants; the key never appears in a repr or a log."""
+
+    model_config = ConfigDict(frozen=True)
+
+    secret: SecretStr
+    role: Role
+
+
+class Settings(BaseSettings):
+    """Everything Strata can be configured with. Field descriptions feed the README table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STRATA_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    home: Path = Field(
+        Path(".strata"), description="Directory for all runtime state: Chroma, the ledger, jobs."
+    )
+    host: str = Field("127.0.0.1", description="Address `strata serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `strata serve` listens on.")
+    api_keys: Annotated[list[ApiKey], NoDecode] = Field(
+        default_factory=list,
+        description="API keys with roles, `key1:admin,key2:user,key3:viewer`. "
+        "Without keys the server only listens on loopback.",
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        None,
+        validation_alias="ANTHROPIC_API_KEY",
+        description="Claude API key (`ANTHROPIC_API_KEY`). Unset: the offline emulator answers.",
+    )
+    anthropic_base_url: str | None = Field(
+        None, description="Send Claude calls to this URL instead of the real API (an emulator)."
+    )
+    model: str = Field("claude-sonnet-5-5", description="Default answering model.")
+    fast_model: str = Field(
+        "claude-haiku-5-5", description="Cheap model for trivial questions and routing."
+    )
+    cache_policy: CachePolicyName = Field(
+        "adaptive",
+        description="`adaptive` marks a cache layer only when it is expected to pay, "
+        "`always` marks every layer, `off` sends no cache_control and disables the answer cache.",
+    )
+    max_answer_tokens: int = Field(1024, ge=1, le=128_000, description="max_tokens for an answer.")
+    top_k: int = Field(8, ge=1, le=100, description="Chunks retrieved for a question.")
+    context_token_budget: int = Field(
+        12_000, ge=256, description="Most document tokens put into one prompt."
+    )
+    chroma_url: str | None = Field(
+        None, description="Chroma server URL (`chroma run`); unset: a local store under home."
+    )
+    database_url: str | None = Field(
+        None, description="PostgreSQL URL for the ledger; unset: SQLite under home."
+    )
+    embedding_model_path: Path | None = Field(
+        None, description="Sentence-transformers model folder; unset: the bundled all-MiniLM-L6-v2."
+    )
+    embedding_batch_size: int = Field(64, ge=1, le=1024, description="Chunks encoded per batch.")
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest accepted upload file, in bytes."
+    )
+    max_files_per_upload: int = Field(20, ge=1, description="Most files in one upload request.")
+    max_request_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest accepted JSON request body, in bytes."
+    )
+    max_question_chars: int = Field(4000, ge=1, description="Longest accepted question.")
+    max_streams_per_key: int = Field(
+        8, ge=1, description="Answer streams one API key may hold open at once."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS, comma-separated; empty: off."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level."
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        keys = []
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            secret, sep, role = item.rpartition(":")
+            if not sep or not secret or role not in _ROLES:
+                raise ValueError(
+                    "STRATA_API_KEYS must look like 'key1:admin,key2:user' "
+                    f"with roles among {', '.join(_ROLES)}"
+                )
+            keys.append({"secret": secret, "role": role})
+        return keys
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_open_server_without_keys(self) -> Settings:
+        if not self.api_keys and not is_loopback(self.host):
+            raise ValueError(
+                f"refusing to listen on {self.host} with no API keys: set STRATA_API_KEYS "
+                "(e.g. STRATA_API_KEYS='a-long-secret:admin') or bind to 127.0.0.1"
+            )
+        return self
+
+    @property
+    def offline(self) -> bool:
+        """True when no Claude key is set: an emulator gives extractive answers."""
+        return self.anthropic_api_key is None

@@ -1,0 +1,138 @@
+"""Values passed between Strata's steps: small, frozen, cheap to build in tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A span of a document's text under one heading path (or one page)."""
+
+    text: str
+    heading_path: tuple[str, ...] = ()
+    page: int | None = None
+    kind: str = "text"  # text | code | list | table
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A parsed document: its text in order, split at its own structure."""
+
+    document_id: str
+    source: str
+    title: str
+    content_hash: str
+    sections: tuple[Section, ...]
+    media_type: str = "text/plain"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a document small enough for the embedding model's window."""
+
+    chunk_id: str
+    document_id: str
+    source: str
+    title: str
+    text: str
+    heading_path: tuple[str, ...]
+    position: int
+    char_start: int
+    char_end: int
+    page: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievedChunk:
+    """A chunk found for a query, with the score that ranked it (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A passage of a source that an answer cites."""
+
+    cited_text: str
+    source: str
+    chunk_id: str | None = None
+    document_id: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier exchange of a conversation."""
+
+    question: str
+    answer: str
+
+
+class Feature(StrEnum):
+    """What a Claude call was made for; each ledger row carries one."""
+
+    ASK = "ask"
+    ASK_STREAM = "ask_stream"
+    AGENT = "agent"
+    BATCH = "batch"
+    ROUTE = "route"
+    VISION = "vision"
+    COUNT = "count"
+
+
+class CacheLayer(StrEnum):
+    """The caching layer that served (part of) a call."""
+
+    ANSWER = "answer"
+    SYSTEM = "system"
+    DOCUMENTS = "documents"
+    CONVERSATION = "conversation"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens one Claude call used, as the API reported them."""
+
+    input_tokens: int = 0
+    cache_creation_5m_input_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def cache_creation_input_tokens(self) -> int:
+        return self.cache_creation_5m_input_tokens + self.cache_creation_1h_input_tokens
+
+    @property
+    def prompt_tokens(self) -> int:
+        """The whole prompt: uncached, written and read tokens together."""
+        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """What the ledger needs to know about one Claude call (or one answer-cache hit)."""
+
+    feature: Feature
+    model: str
+    usage: Usage
+    started_at: datetime
+    latency_ms: float
+    time_to_first_token_ms: float | None = None
+    request_id: str | None = None
+    conversation_id: str | None = None
+    layer_hit: CacheLayer = CacheLayer.NONE
+    # Token length of each cached layer's prefix, so the ledger can say which layer hit.
+    layer_prefix_tokens: dict[CacheLayer, int] = field(default_factory=dict)
+    cache_miss_reason: str | None = None
+    cache_missed_input_tokens: int | None = None
+    batch: bool = False
+    # For an answer-cache hit: the usage of the call it stands in for.
+    avoided_usage: Usage | None = None
+    http_request_id: str | None = None
+    error: str | None = None
