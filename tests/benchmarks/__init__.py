@@ -1,0 +1,1 @@
+"""Benchmarks: ratios measured in one run. Each bench_*.py module exposes run() -> dict."""
