@@ -43,6 +43,7 @@ lint: install ## ruff, mypy and the import contracts
 	$(BIN)/ruff format --check rag ingest api tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/cog --check README.md
 
 fmt: install ## Format and autofix
 	$(BIN)/ruff format rag ingest api tests
