@@ -18,6 +18,7 @@ STATUS_BY_ERROR: dict[type[errors.StrataError], tuple[int, str]] = {
     errors.DocumentTooLarge: (413, "too_large"),
     errors.UnsupportedDocument: (415, "unsupported_document"),
     errors.FeatureUnsupported: (400, "feature_unsupported"),
+    errors.OverLimit: (422, "over_limit"),
     errors.InvalidInput: (400, "invalid_input"),
     errors.NotFound: (404, "not_found"),
     errors.LimitExceeded: (429, "limit_exceeded"),

@@ -5,6 +5,7 @@
     - UnsupportedDocument     a file type or content we cannot parse
     - DocumentTooLarge        over a configured size limit
     - FeatureUnsupported      the chosen model lacks the requested feature
+    - OverLimit               a question, top_k or max_tokens over its configured limit
   + NotFound                  no such document, job, conversation or batch
   + LimitExceeded             a per-key limit (concurrent streams) is reached
   + NotReady                  a feature whose part has not been built or started
@@ -32,6 +33,10 @@ class DocumentTooLarge(InvalidInput):
 
 class FeatureUnsupported(InvalidInput):
     """The chosen model does not support the requested feature."""
+
+
+class OverLimit(InvalidInput):
+    """A question, top_k or max_tokens over its configured limit."""
 
 
 class NotFound(StrataError):

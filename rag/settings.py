@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     )
     max_answer_tokens: int = Field(1024, ge=1, le=128_000, description="max_tokens for an answer.")
     top_k: int = Field(8, ge=1, le=100, description="Chunks retrieved for a question.")
+    max_top_k: int = Field(
+        50, ge=1, le=1000, description="Largest top_k a search or ask request may ask for."
+    )
+    max_answer_tokens_limit: int = Field(
+        8192, ge=1, le=128_000, description="Largest max_tokens a request may ask for."
+    )
     context_token_budget: int = Field(
         12_000, ge=256, description="Most document tokens put into one prompt."
     )
