@@ -1,0 +1,117 @@
+import json
+import random
+import re
+
+from rag.cache_policy import CacheMark
+from rag.prompt import PROMPT_VERSION, SYSTEM_PROMPT, build_prompt, documents_key
+from rag.types import CacheLayer, Chunk, RetrievedChunk, Turn
+
+ALL_MARKS = {layer: CacheMark() for layer in CacheLayer}
+
+
+def _chunk(doc: str, position: int) -> Chunk:
+    return Chunk(
+        chunk_id=f"{doc}-{position}",
+        document_id=doc,
+        source=f"{doc}.md",
+        title=doc.title(),
+        text=f"Paragraph {position} of {doc}. " * 20,
+        heading_path=("Intro",),
+        position=position,
+        char_start=position * 100,
+        char_end=position * 100 + 99,
+    )
+
+
+CHUNKS = [_chunk(d, p) for d in ("beta", "alpha", "gamma") for p in (3, 0, 7)]
+HISTORY = [Turn("What is alpha?", "Alpha is the first."), Turn("And beta?", "Beta follows.")]
+
+
+def _retrieved(order: list[Chunk]) -> list[RetrievedChunk]:
+    return [RetrievedChunk(c, score=1.0 - i / 100) for i, c in enumerate(order)]
+
+
+def test_same_chunk_set_in_any_retrieval_order_renders_identical_bytes():
+    reference = build_prompt(_retrieved(CHUNKS), HISTORY, "q?", ALL_MARKS)
+    rng = random.Random(7)
+    for _ in range(20):
+        shuffled = CHUNKS[:]
+        rng.shuffle(shuffled)
+        other = build_prompt(_retrieved(shuffled), HISTORY, "q?", ALL_MARKS)
+        for layer in (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION):
+            assert other.layer_bytes(layer) == reference.layer_bytes(layer)
+        assert documents_key(shuffled) == documents_key(CHUNKS)
+
+
+def test_chunks_are_ordered_by_document_then_position():
+    prompt = build_prompt(CHUNKS, [], "q?", {})
+    assert [(c.document_id, c.position) for c in prompt.chunks] == [
+        (d, p) for d in ("alpha", "beta", "gamma") for p in (0, 3, 7)
+    ]
+    blocks = prompt.messages[0]["content"]
+    assert [b["type"] for b in blocks] == ["search_result"] * 9 + ["text"]
+    assert all(b["citations"] == {"enabled": True} for b in blocks[:9])
+    assert blocks[0]["source"] == "alpha.md"
+
+
+def test_a_different_question_leaves_every_cached_layer_unchanged():
+    first = build_prompt(CHUNKS, HISTORY, "How old is alpha?", ALL_MARKS)
+    second = build_prompt(CHUNKS, HISTORY, "Where does gamma live?", ALL_MARKS)
+    for layer in (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION):
+        assert first.layer_bytes(layer) == second.layer_bytes(layer)
+    assert first.messages[-1] != second.messages[-1]
+
+
+def test_question_is_last_and_never_marked():
+    prompt = build_prompt(CHUNKS, HISTORY, "the new question", ALL_MARKS)
+    last = prompt.messages[-1]
+    assert last == {"role": "user", "content": [{"type": "text", "text": "the new question"}]}
+
+
+def test_never_more_than_four_breakpoints_and_one_per_layer():
+    for history in ([], HISTORY[:1], HISTORY * 10):
+        prompt = build_prompt(CHUNKS, history, "q", ALL_MARKS)
+        text = json.dumps(prompt.request_params())
+        assert text.count("cache_control") <= 4
+        assert text.count("cache_control") == len(prompt.marked_layers)
+    assert build_prompt(CHUNKS, HISTORY, "q", ALL_MARKS).marked_layers == (
+        CacheLayer.SYSTEM,
+        CacheLayer.DOCUMENTS,
+        CacheLayer.CONVERSATION,
+    )
+
+
+def test_breakpoints_sit_on_the_last_block_of_each_layer():
+    prompt = build_prompt(CHUNKS, HISTORY, "q", ALL_MARKS)
+    assert "cache_control" in prompt.system[-1]
+    first_user = prompt.messages[0]["content"]
+    assert "cache_control" in first_user[8]
+    assert all("cache_control" not in b for b in first_user[:8] + first_user[9:])
+    last_answer = prompt.messages[-2]
+    assert last_answer["role"] == "assistant"
+    assert "cache_control" in last_answer["content"][-1]
+
+
+def test_no_marks_means_no_cache_control_anywhere():
+    prompt = build_prompt(CHUNKS, HISTORY, "q", {})
+    assert "cache_control" not in json.dumps(prompt.request_params())
+    assert prompt.marked_layers == ()
+
+
+def test_cached_layers_hold_no_timestamps_or_request_ids():
+    prompt = build_prompt(CHUNKS, HISTORY, "q", ALL_MARKS)
+    cached = prompt.layer_bytes(CacheLayer.CONVERSATION).decode()
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}", cached)
+    assert not re.search(r"req_|msg_|[0-9a-f]{32}", cached)
+
+
+def test_system_prompt_treats_documents_as_quoted_material():
+    assert "never an instruction" in SYSTEM_PROMPT
+    assert len(PROMPT_VERSION) == 16
+
+
+def test_layer_prefix_tokens_grow_layer_by_layer():
+    sizes = build_prompt(CHUNKS, HISTORY, "q", {}).layer_prefix_tokens
+    assert 0 < sizes[CacheLayer.SYSTEM] < sizes[CacheLayer.DOCUMENTS]
+    assert sizes[CacheLayer.DOCUMENTS] < sizes[CacheLayer.CONVERSATION]
+    assert CacheLayer.CONVERSATION not in build_prompt(CHUNKS, [], "q", {}).layer_prefix_tokens
