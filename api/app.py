@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
-from api.errors import install_error_handlers
+from api.errors import document_error_responses, install_error_handlers
 from api.routes import health
+from api.security import install_security
 from api.wiring import Services, open_services
 from rag.settings import Settings
 
@@ -24,16 +24,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Strata", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-
-    @app.middleware("http")
-    async def _request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = "req_" + uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["x-request-id"] = request.state.request_id
-        return response
+    install_security(app, settings)
 
     for module in (health,):
         app.include_router(module.router)
+    document_error_responses(app)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -22,8 +21,12 @@ def _settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "settings"
-            typer.echo(f"strata: invalid setting {where}: {error['msg']}", err=True)
+            where = ".".join(str(p) for p in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            typer.echo(
+                f"strata: invalid setting {where}: {message}" if where else f"strata: {message}",
+                err=True,
+            )
         raise typer.Exit(2) from None
 
 
@@ -39,11 +42,10 @@ def serve(
 ) -> None:
     """Run the HTTP service (and the offline emulator when no ANTHROPIC_API_KEY is set)."""
     from api.app import create_app
+    from api.security import configure_logging
 
     settings = _settings(host=host, port=port)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
     )

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from api.deps import get_caller
+from api.limits import hold_stream_slot
 from rag import errors
 
 log = logging.getLogger("strata.api")
@@ -39,6 +46,35 @@ _TYPE_BY_STATUS = {
     415: "unsupported_media_type",
     422: "invalid_input",
     429: "limit_exceeded",
+}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, in words a caller can act on."""
+
+    type: str = Field(description="Stable machine-readable kind, e.g. not_found, too_large.")
+    message: str = Field(description="Human-readable explanation; never a stack trace.")
+    request_id: str = Field(description="Also in the x-request-id header and the server logs.")
+
+
+class ErrorBody(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "The request is invalid",
+    401: "Missing or unknown API key",
+    403: "The key's role may not do this",
+    404: "No such resource",
+    413: "Request body or upload over its size limit",
+    415: "Unsupported document type",
+    422: "A field is missing, malformed or over its limit",
+    429: "Too many answers in progress for this key; see retry-after",
+    500: "Internal error (details are in the server log under the request id)",
+    502: "Claude rejected the request",
+    503: "Claude or a part of the service is unavailable",
 }
 
 
@@ -94,3 +130,81 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request %s failed unexpectedly", request_id_of(request))
         return error_response(request, 500, "internal_error", "internal error")
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+def api_routes(app: FastAPI) -> Iterator[RouteContext]:
+    """Every API route of app as served (router prefixes applied), docs pages excluded."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def error_statuses(route: RouteContext) -> set[int]:
+    """The error statuses a route can answer with, from what it takes and depends on."""
+    dependant = route.dependant
+    calls = set(_calls(dependant))
+    has_body = route.body_field is not None
+    statuses = {500}
+    if get_caller in calls:
+        statuses |= {401, 403}
+    if dependant.path_params or dependant.query_params or has_body:
+        statuses |= {400, 422}
+    if dependant.path_params or has_body:
+        statuses.add(404)
+    if has_body:
+        statuses.add(413)
+    if route.body_field is not None and isinstance(route.body_field.field_info, params.Form):
+        statuses.add(415)
+    if hold_stream_slot in calls:
+        statuses |= {429, 502, 503}
+    return statuses
+
+
+def document_error_responses(app: FastAPI) -> None:
+    """Make the OpenAPI document list, for every route, its errors in the common shape."""
+    build = app.openapi
+    annotated: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI rebuilds its schema when routes change; annotate each new build once.
+        schema = build()
+        if not annotated or annotated[0] is not schema:
+            _add_error_responses(schema, app)
+            annotated[:] = [schema]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_error_responses(schema: dict[str, Any], app: FastAPI) -> None:
+    body_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(body_schema.pop("$defs", {}))
+    components["ErrorBody"] = body_schema
+    # Validation errors leave through our handler in the common shape, not FastAPI's default.
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for route in api_routes(app):
+        if not route.include_in_schema:
+            continue
+        for method in route.methods or ():
+            operation = schema["paths"][route.path_format][method.lower()]
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for status in sorted(error_statuses(route)):
+                entry = responses.setdefault(str(status), {"description": _DESCRIPTIONS[status]})
+                entry["content"] = content
+                if status == 429:
+                    entry["headers"] = {
+                        "retry-after": {
+                            "description": "Seconds to wait before trying again.",
+                            "schema": {"type": "integer"},
+                        }
+                    }

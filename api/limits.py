@@ -1,0 +1,83 @@
+"""Per-key limits on answers in flight, and checks of request sizes against the settings."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+
+from api.deps import Caller, UserCaller
+from rag.errors import LimitExceeded, OverLimit
+from rag.settings import Settings
+
+# An answer stream lasts seconds; asking the client to come back sooner only adds load.
+STREAM_RETRY_AFTER_SECONDS = 2
+
+
+class StreamLimiter:
+    """Counts the answer streams each key holds open and refuses one more than allowed."""
+
+    def __init__(self, max_per_key: int) -> None:
+        self.max_per_key = max_per_key
+        self._open: Counter[str] = Counter()
+
+    def open_streams(self, key_label: str) -> int:
+        """How many streams key_label holds open now."""
+        return self._open[key_label]
+
+    @asynccontextmanager
+    async def hold(self, key_label: str) -> AsyncIterator[None]:
+        """Hold one stream slot for key_label until the block ends; LimitExceeded if none left."""
+        # No await between the check and the increment: the event loop cannot interleave them.
+        if self._open[key_label] >= self.max_per_key:
+            raise LimitExceeded(
+                f"this key already has {self.max_per_key} answers in progress; "
+                "wait for one to finish",
+                retry_after_seconds=STREAM_RETRY_AFTER_SECONDS,
+            )
+        self._open[key_label] += 1
+        try:
+            yield
+        finally:
+            self._open[key_label] -= 1
+            if not self._open[key_label]:
+                del self._open[key_label]
+
+
+def install_stream_limiter(app: FastAPI, settings: Settings) -> None:
+    """Give the app its one stream limiter, shared by every request of this process."""
+    app.state.stream_limiter = StreamLimiter(settings.max_streams_per_key)
+
+
+async def hold_stream_slot(request: Request, caller: UserCaller) -> AsyncIterator[Caller]:
+    """A user-role caller holding one of their key's stream slots until the response ends."""
+    limiter: StreamLimiter = request.app.state.stream_limiter
+    async with limiter.hold(caller.key_label):
+        yield caller
+
+
+# scope="request": the slot is released after the response (the whole SSE stream) is sent.
+StreamingCaller = Annotated[Caller, Depends(hold_stream_slot, scope="request")]
+
+
+def check_request_limits(
+    settings: Settings,
+    *,
+    question: str | None = None,
+    top_k: int | None = None,
+    max_tokens: int | None = None,
+) -> None:
+    """Raise OverLimit (422) when a question, top_k or max_tokens exceeds its configured limit."""
+    if question is not None and len(question) > settings.max_question_chars:
+        raise OverLimit(
+            f"question is {len(question)} characters; the limit is {settings.max_question_chars}"
+        )
+    if top_k is not None and top_k > settings.max_top_k:
+        raise OverLimit(f"top_k is {top_k}; the limit is {settings.max_top_k}")
+    if max_tokens is not None and max_tokens > settings.max_answer_tokens_limit:
+        raise OverLimit(
+            f"max_tokens is {max_tokens}; the limit is {settings.max_answer_tokens_limit}"
+        )

@@ -1,0 +1,176 @@
+"""The HTTP perimeter: request ids, body size limits, security headers, CORS, no tracebacks.
+
+One pure ASGI middleware wraps the whole application (it also sees streamed responses, which
+a BaseHTTPMiddleware would buffer), and CORS is added only when origins are configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextvars import ContextVar
+
+from fastapi import FastAPI, HTTPException
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_response
+from api.limits import install_stream_limiter
+from rag.settings import Settings
+
+log = logging.getLogger("strata.http")
+
+_request_id: ContextVar[str] = ContextVar("strata_request_id", default="-")
+
+_UPLOAD_PATH = "/v1/documents"
+# Room for the multipart boundaries and part headers around each uploaded file.
+_MULTIPART_OVERHEAD_BYTES_PER_FILE = 16 * 1024
+_DOCS_PATHS = ("/docs", "/redoc")
+
+# The dashboard loads its script and styles from this origin only and may not be framed.
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# JSON and event streams are never documents to render or frame.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+_COMMON_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+
+
+def current_request_id() -> str:
+    """The id of the request being handled in this context, or "-" outside a request."""
+    return _request_id.get()
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Adds `request_id` to every log record so a log line can be matched to a response."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr with the request id on every line."""
+    logging.basicConfig(
+        level=level.upper(), format="%(levelname)s %(name)s [%(request_id)s] %(message)s"
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdLogFilter())
+
+
+class _BodyTooLarge(HTTPException):
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(413, f"request body over the limit of {limit_bytes} bytes")
+
+
+class PerimeterMiddleware:
+    """Gives each request an id, caps its body, adds security headers, hides tracebacks."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    def body_limit_bytes(self, scope: Scope) -> int:
+        """The largest body this request may carry: uploads have their own, larger limit."""
+        content_type = Headers(scope=scope).get("content-type", "")
+        if (
+            scope["method"] == "POST"
+            and scope["path"].rstrip("/") == _UPLOAD_PATH
+            and content_type.startswith("multipart/form-data")
+        ):
+            files = self.settings.max_files_per_upload
+            return files * (self.settings.max_upload_bytes + _MULTIPART_OVERHEAD_BYTES_PER_FILE)
+        return self.settings.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = "req_" + uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = _request_id.set(request_id)
+        headers = _response_headers(scope["path"], request_id)
+        limit_bytes = self.body_limit_bytes(scope)
+        received_bytes = 0
+        status = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received_bytes
+            message = await receive()
+            if message["type"] == "http.request":
+                received_bytes += len(message.get("body", b""))
+                if received_bytes > limit_bytes:
+                    raise _BodyTooLarge(limit_bytes)
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).update(headers)
+            await send(message)
+
+        try:
+            declared = _content_length(scope)
+            if declared is not None and declared > limit_bytes:
+                await self._reject(scope, send_with_headers, _BodyTooLarge(limit_bytes))
+            else:
+                await self.app(scope, limited_receive, send_with_headers)
+        except Exception:
+            if status:
+                raise
+            log.exception("unexpected error in %s %s", scope["method"], scope["path"])
+            await error_response(Request(scope), 500, "internal_error", "internal error")(
+                scope, receive, send_with_headers
+            )
+        finally:
+            log.info("%s %s -> %s", scope["method"], scope["path"], status or "no response")
+            _request_id.reset(token)
+
+    async def _reject(self, scope: Scope, send: Send, exc: HTTPException) -> None:
+        response = error_response(Request(scope), exc.status_code, "too_large", str(exc.detail))
+        # The body is not read: close the connection rather than drain what the client sends.
+        response.headers["connection"] = "close"
+
+        async def nothing() -> Message:
+            return {"type": "http.disconnect"}
+
+        await response(scope, nothing, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    value = Headers(scope=scope).get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _response_headers(path: str, request_id: str) -> dict[str, str]:
+    headers = {**_COMMON_HEADERS, "x-request-id": request_id}
+    if path == "/dashboard" or path.startswith("/dashboard/"):
+        headers["content-security-policy"] = DASHBOARD_CSP
+    elif not path.startswith(_DOCS_PATHS):
+        headers["content-security-policy"] = API_CSP
+    return headers
+
+
+def install_security(app: FastAPI, settings: Settings) -> None:
+    """Add the perimeter middleware, CORS when origins are configured, and the stream limiter."""
+    install_stream_limiter(app, settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type"],
+            expose_headers=["x-request-id", "retry-after"],
+        )
+    # Added last, so it is the outermost: CORS answers and errors get ids and headers too.
+    app.add_middleware(PerimeterMiddleware, settings=settings)
