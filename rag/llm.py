@@ -1,0 +1,238 @@
+"""The Claude adapter: the only module that imports anthropic.
+
+Construction (one AsyncAnthropic with the SDK's own retries off) stays apart from translation
+(Strata's request in, Strata's events, Usage and errors out). Tenacity is the one retry layer:
+429, 5xx (529 included) and broken connections are retried with exponential backoff and
+jitter, honouring retry-after, a capped number of times, and only until the stream has opened:
+nothing is retried once a byte may have reached the caller. Other 4xx are never retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+import httpx2
+from anthropic.lib.streaming import AsyncMessageStream, AsyncMessageStreamManager
+from anthropic.types import Message
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+
+from rag.errors import UpstreamRejected, UpstreamUnavailable
+from rag.types import Usage
+
+_Opened = tuple[AsyncMessageStreamManager[None], AsyncMessageStream[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaudeRequest:
+    """One Messages API call: model, limits, and the prompt's system/tools/messages."""
+
+    model: str
+    max_tokens: int
+    prompt: Mapping[str, Any]
+    # The id of the previous response of the same conversation, for cache diagnostics.
+    previous_message_id: str | None = None
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CallMeter:
+    """What a call has used so far; filled as the stream goes, so a cut-short call still knows."""
+
+    usage: Usage = field(default_factory=Usage)
+    request_id: str | None = None
+    message_id: str | None = None
+    time_to_first_token_ms: float | None = None
+    cache_miss_reason: str | None = None
+    cache_missed_input_tokens: int | None = None
+    stop_reason: str | None = None
+    attempts: int = 0
+    started_at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CitationDelta:
+    """A citation of a search_result block (by its index in the request)."""
+
+    search_result_index: int
+    cited_text: str
+    source: str
+    title: str | None
+
+
+ClaudeEvent = TextDelta | CitationDelta
+
+
+def is_transient(exc: BaseException) -> bool:
+    """What is worth retrying: rate limits, 5xx (529 included) and broken connections."""
+    if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
+        return True
+    return isinstance(exc, anthropic.APIStatusError) and (
+        exc.status_code == 429 or exc.status_code >= 500
+    )
+
+
+class Claude:
+    """Streams answers from Claude (or the emulator) through the official SDK."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        max_attempts: int = 4,
+        max_wait_seconds: float = 30.0,
+        timeout_seconds: float = 120.0,
+    ) -> None:
+        # max_retries=0: the SDK would retry twice on its own, multiplying tenacity's attempts.
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_seconds
+        )
+        self._max_attempts = max_attempts
+        self._max_wait_seconds = max_wait_seconds
+        self._backoff = wait_random_exponential(multiplier=0.5, max=8)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._client.close()
+
+    async def stream(self, request: ClaudeRequest, meter: CallMeter) -> AsyncIterator[ClaudeEvent]:
+        """Text and citation events of the answer; meter holds usage even if the caller leaves.
+
+        Raises UpstreamUnavailable when transient failures outlast the retries or the stream
+        breaks after it began, and UpstreamRejected when Claude refuses the request.
+        """
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            reraise=True,
+        )
+        try:
+            opened: _Opened = await retrying(self._open, request, meter)
+            manager, stream = opened
+        except (anthropic.APIError, httpx2.TransportError) as exc:
+            raise _translated(exc, meter.attempts) from exc
+        try:
+            async for event in stream:
+                translated = _event(event)
+                if translated is None:
+                    continue
+                if meter.time_to_first_token_ms is None:
+                    meter.time_to_first_token_ms = _ms_since(meter.started_at)
+                yield translated
+        except (anthropic.APIError, httpx2.TransportError) as exc:
+            raise UpstreamUnavailable(f"Claude stopped mid-answer: {_message(exc)}") from exc
+        finally:
+            _read_snapshot(stream.current_message_snapshot, meter)
+            await manager.__aexit__(None, None, None)
+
+    async def _open(self, request: ClaudeRequest, meter: CallMeter) -> _Opened:
+        """Send the request and read up to message_start; retried as a whole."""
+        meter.attempts += 1
+        manager = self._client.messages.stream(
+            model=request.model,
+            max_tokens=request.max_tokens,
+            diagnostics={"previous_message_id": request.previous_message_id},
+            extra_headers=dict(request.extra_headers) or None,
+            **request.prompt,
+        )
+        stream = await manager.__aenter__()
+        try:
+            meter.request_id = stream.request_id
+            first = await stream.__anext__()
+        except BaseException:
+            await manager.__aexit__(None, None, None)
+            raise
+        if first.type == "message_start":
+            _read_snapshot(first.message, meter)
+        return manager, stream
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = _retry_after_seconds(exc)
+        if hinted is not None:
+            return min(hinted, self._max_wait_seconds)
+        return float(self._backoff(state))
+
+
+def _retry_after_seconds(exc: BaseException | None) -> float | None:
+    if not isinstance(exc, anthropic.APIStatusError):
+        return None
+    headers = exc.response.headers
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            continue
+        if seconds > 0:
+            return seconds
+    return None
+
+
+def _event(event: Any) -> ClaudeEvent | None:
+    if event.type == "text":
+        return TextDelta(event.text) if event.text else None
+    if event.type == "citation" and event.citation.type == "search_result_location":
+        citation = event.citation
+        return CitationDelta(
+            citation.search_result_index, citation.cited_text, citation.source, citation.title
+        )
+    return None
+
+
+def _read_snapshot(message: Message, meter: CallMeter) -> None:
+    meter.message_id = message.id
+    meter.stop_reason = message.stop_reason or meter.stop_reason
+    meter.usage = usage_of(message.usage)
+    diagnostics = getattr(message, "diagnostics", None)
+    reason = diagnostics.cache_miss_reason if diagnostics is not None else None
+    if reason is not None:
+        meter.cache_miss_reason = reason.type
+        meter.cache_missed_input_tokens = getattr(reason, "cache_missed_input_tokens", None)
+
+
+def usage_of(usage: anthropic.types.Usage) -> Usage:
+    """Strata's Usage from the SDK's, with cache writes split into 5m and 1h."""
+    written = usage.cache_creation_input_tokens or 0
+    split = usage.cache_creation
+    five_minutes = split.ephemeral_5m_input_tokens if split else written
+    one_hour = split.ephemeral_1h_input_tokens if split else 0
+    return Usage(
+        input_tokens=usage.input_tokens,
+        cache_creation_5m_input_tokens=five_minutes,
+        cache_creation_1h_input_tokens=one_hour,
+        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+        output_tokens=usage.output_tokens,
+    )
+
+
+def _translated(exc: BaseException, attempts: int) -> Exception:
+    if is_transient(exc):
+        return UpstreamUnavailable(
+            f"Claude is unavailable after {attempts} attempts: {_message(exc)}"
+        )
+    return UpstreamRejected(f"Claude rejected the request: {_message(exc)}")
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, anthropic.APIStatusError):
+        return f"{exc.status_code} {exc.type or ''} {exc.api_message or ''}".strip()
+    return str(exc) or type(exc).__name__
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
