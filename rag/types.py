@@ -65,6 +65,16 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """A chunk an answer was given over."""
+
+    chunk_id: str
+    document_id: str
+    source: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     """One earlier exchange of a conversation."""
 
