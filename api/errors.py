@@ -30,6 +30,7 @@ STATUS_BY_ERROR: dict[type[errors.StrataError], tuple[int, str]] = {
     errors.NotFound: (404, "not_found"),
     errors.LimitExceeded: (429, "limit_exceeded"),
     errors.NotReady: (503, "not_ready"),
+    errors.LedgerUnavailable: (503, "ledger_unavailable"),
     errors.UpstreamUnavailable: (503, "upstream_unavailable"),
     errors.UpstreamRejected: (502, "upstream_rejected"),
     errors.UpstreamError: (502, "upstream_error"),

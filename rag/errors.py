@@ -9,6 +9,7 @@
   + NotFound                  no such document, job, conversation or batch
   + LimitExceeded             a per-key limit (concurrent streams) is reached
   + NotReady                  a feature whose part has not been built or started
+  + LedgerUnavailable         the usage ledger's database cannot be written or read
   + UpstreamError             Claude did not give a usable answer
     - UpstreamUnavailable     still failing after retries (429, 5xx, 529, connection)
     - UpstreamRejected        Claude refused the request (other 4xx): our bug, never retried
@@ -53,6 +54,10 @@ class LimitExceeded(StrataError):
 
 class NotReady(StrataError):
     """A part of the service that is not available in this build or not started."""
+
+
+class LedgerUnavailable(StrataError):
+    """The usage ledger's database cannot be written or read."""
 
 
 class UpstreamError(StrataError):
