@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from rag.documents import DocumentRegistry
+from rag.embeddings import Embedder
 from rag.settings import Settings
+from rag.store import ChunkStore
 
 log = logging.getLogger("strata")
 
@@ -17,15 +21,30 @@ class Services:
     """Everything a request or a command may use, built once per process."""
 
     settings: Settings
+    embedder: Embedder
+    store: ChunkStore
+    registry: DocumentRegistry
 
     def readiness(self) -> dict[str, bool]:
         """Which parts are ready to serve; /readyz answers 503 unless all are."""
-        return {"settings": True}
+        return {
+            "settings": True,
+            "embedder": self.embedder.ready,
+            "store": self.store.ping(),
+            "registry": self.registry.ping(),
+        }
 
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Build the services for settings, yield them, and close them in reverse order."""
     settings.home.mkdir(parents=True, exist_ok=True)
-    async with AsyncExitStack():
-        yield Services(settings=settings)
+    async with AsyncExitStack() as stack:
+        # Loaded before serving, so /readyz turns true only once the model can embed.
+        embedder = Embedder(settings.embedding_model_path, settings.embedding_batch_size)
+        await asyncio.to_thread(embedder.load)
+        store = ChunkStore.open(settings.home, settings.chroma_url)
+        stack.callback(store.close)
+        registry = DocumentRegistry.open(settings.home)
+        stack.callback(registry.close)
+        yield Services(settings=settings, embedder=embedder, store=store, registry=registry)
