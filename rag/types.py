@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+SECTION_SEPARATOR = "\n\n"
+
 
 @dataclass(frozen=True, slots=True)
 class Section:
@@ -28,6 +30,11 @@ class Document:
     sections: tuple[Section, ...]
     media_type: str = "text/plain"
 
+    @property
+    def text(self) -> str:
+        """The whole text: sections joined by a blank line. Chunk char spans index into it."""
+        return SECTION_SEPARATOR.join(section.text for section in self.sections)
+
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
@@ -43,6 +50,12 @@ class Chunk:
     char_start: int
     char_end: int
     page: int | None = None
+
+    @property
+    def embedding_text(self) -> str:
+        """What gets embedded: the heading path (or, without one, the title), then the text."""
+        context = " > ".join(self.heading_path) or self.title
+        return f"{context}{SECTION_SEPARATOR}{self.text}" if context else self.text
 
 
 @dataclass(frozen=True, slots=True)
