@@ -14,9 +14,10 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from api.deps import get_caller
+from api.deps import RoleCheck, get_caller
 from api.limits import hold_stream_slot
 from rag import errors
+from rag.settings import Role
 
 log = logging.getLogger("strata.api")
 
@@ -24,6 +25,7 @@ log = logging.getLogger("strata.api")
 STATUS_BY_ERROR: dict[type[errors.StrataError], tuple[int, str]] = {
     errors.DocumentTooLarge: (413, "too_large"),
     errors.UnsupportedDocument: (415, "unsupported_document"),
+    errors.EmptyDocument: (422, "empty_document"),
     errors.FeatureUnsupported: (400, "feature_unsupported"),
     errors.OverLimit: (422, "over_limit"),
     errors.InvalidInput: (400, "invalid_input"),
@@ -146,6 +148,14 @@ def api_routes(app: FastAPI) -> Iterator[RouteContext]:
             yield context
 
 
+def required_role(route: RouteContext) -> Role | None:
+    """The least role a key needs to call route; None for routes open without a key."""
+    roles = [call.role for call in _calls(route.dependant) if isinstance(call, RoleCheck)]
+    if roles:
+        return max(roles, key=("viewer", "user", "admin").index)
+    return None
+
+
 def error_statuses(route: RouteContext) -> set[int]:
     """The error statuses a route can answer with, from what it takes and depends on."""
     dependant = route.dependant
@@ -199,6 +209,10 @@ def _add_error_responses(schema: dict[str, Any], app: FastAPI) -> None:
             operation = schema["paths"][route.path_format][method.lower()]
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
+            role = required_role(route)
+            if role is not None:
+                note = f"Needs an API key with the `{role}` role or a higher one."
+                operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
             for status in sorted(error_statuses(route)):
                 entry = responses.setdefault(str(status), {"description": _DESCRIPTIONS[status]})
                 entry["content"] = content

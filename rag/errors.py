@@ -3,6 +3,7 @@
 * StrataError
   + InvalidInput              the caller sent something we will not process
     - UnsupportedDocument     a file type or content we cannot parse
+    - EmptyDocument           a file with no bytes, or no text to index
     - DocumentTooLarge        over a configured size limit
     - FeatureUnsupported      the chosen model lacks the requested feature
     - OverLimit               a question, top_k or max_tokens over its configured limit
@@ -26,6 +27,10 @@ class InvalidInput(StrataError):
 
 class UnsupportedDocument(InvalidInput):
     """A file whose type or content cannot be parsed."""
+
+
+class EmptyDocument(InvalidInput):
+    """A file with no bytes, or with no text to index."""
 
 
 class DocumentTooLarge(InvalidInput):
