@@ -1,0 +1,127 @@
+"""Finds the chunks for a question: dense search, optionally fused with BM25, within a budget.
+
+Dense search asks Chroma for the nearest chunks to the question's embedding. With hybrid on,
+a BM25 index (bm25s) over every chunk ranks them lexically too, and the two rankings are
+fused by reciprocal rank (score = sum of 1 / (60 + rank)), which needs no score calibration
+between the two. The BM25 index is rebuilt when the corpus version changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+
+from rag.prompt import estimate_tokens
+from rag.types import Chunk, RetrievedChunk
+
+# The constant of reciprocal rank fusion from Cormack et al. (2009); 60 is the usual choice.
+RRF_K = 60
+# Each ranking contributes this many candidates per chunk asked for, before fusion.
+_CANDIDATES_PER_RESULT = 3
+
+
+class _Embedder(Protocol):
+    async def aembed_query(self, text: str) -> npt.NDArray[np.float32]: ...
+
+
+class _Store(Protocol):
+    def nearest(self, vector: npt.NDArray[np.float32], k: int) -> list[RetrievedChunk]: ...
+
+    def all_chunks(self) -> list[Chunk]: ...
+
+
+class _LexicalIndex:
+    """BM25 over every chunk of one corpus version."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self.chunks = chunks
+        self._bm25 = bm25s.BM25()
+        if chunks:
+            tokens = bm25s.tokenize([c.text for c in chunks], show_progress=False)
+            self._bm25.index(tokens, show_progress=False)
+
+    def search(self, query: str, k: int) -> list[Chunk]:
+        if not self.chunks:
+            return []
+        tokens = bm25s.tokenize([query], show_progress=False)
+        if not tokens.vocab:
+            return []
+        ids, scores = self._bm25.retrieve(
+            tokens, k=min(k, len(self.chunks)), show_progress=False, n_threads=1
+        )
+        return [self.chunks[int(i)] for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+
+
+class Retriever:
+    """Dense (or hybrid) search over the chunk store, trimmed to a token budget."""
+
+    def __init__(
+        self,
+        embedder: _Embedder,
+        store: _Store,
+        corpus_version: Callable[[], str],
+        hybrid: bool = True,
+        context_token_budget: int = 12_000,
+    ) -> None:
+        self._embedder = embedder
+        self._store = store
+        self._corpus_version = corpus_version
+        self.hybrid = hybrid
+        self._budget_tokens = context_token_budget
+        self._lexical: tuple[str, _LexicalIndex] | None = None
+        self._lexical_lock = asyncio.Lock()
+
+    async def search(self, query: str, top_k: int) -> list[RetrievedChunk]:
+        """The top_k chunks for query, best first."""
+        vector = await self._embedder.aembed_query(query)
+        if not self.hybrid:
+            return await asyncio.to_thread(self._store.nearest, vector, top_k)
+        wide = top_k * _CANDIDATES_PER_RESULT
+        lexical = await self._lexical_index()
+        dense, words = await asyncio.to_thread(
+            lambda: (self._store.nearest(vector, wide), lexical.search(query, wide))
+        )
+        return fuse([[r.chunk for r in dense], words])[:top_k]
+
+    async def retrieve(self, query: str, top_k: int) -> list[RetrievedChunk]:
+        """The best chunks for query that fit the context token budget, best first."""
+        return within_budget(await self.search(query, top_k), self._budget_tokens)
+
+    async def _lexical_index(self) -> _LexicalIndex:
+        version = await asyncio.to_thread(self._corpus_version)
+        async with self._lexical_lock:
+            if self._lexical is None or self._lexical[0] != version:
+                chunks = await asyncio.to_thread(self._store.all_chunks)
+                index = await asyncio.to_thread(_LexicalIndex, chunks)
+                self._lexical = (version, index)
+            return self._lexical[1]
+
+
+def fuse(rankings: list[list[Chunk]], k: int = RRF_K) -> list[RetrievedChunk]:
+    """Reciprocal rank fusion of several best-first rankings."""
+    scores: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
+    for ranking in rankings:
+        for rank, chunk in enumerate(ranking, start=1):
+            scores[chunk.chunk_id] = scores.get(chunk.chunk_id, 0.0) + 1.0 / (k + rank)
+            chunks[chunk.chunk_id] = chunk
+    best = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], chunk_id))
+    return [RetrievedChunk(chunks[chunk_id], round(scores[chunk_id], 6)) for chunk_id in best]
+
+
+def within_budget(results: list[RetrievedChunk], budget_tokens: int) -> list[RetrievedChunk]:
+    """The leading results whose text fits budget_tokens together (at least nothing over it)."""
+    kept: list[RetrievedChunk] = []
+    used = 0
+    for result in results:
+        cost = estimate_tokens(result.chunk.text)
+        if used + cost > budget_tokens:
+            break
+        kept.append(result)
+        used += cost
+    return kept
