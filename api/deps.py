@@ -61,17 +61,23 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require(role: Role) -> object:
-    """A dependency that admits callers whose role is at least role."""
+class RoleCheck:
+    """A dependency that admits callers whose role is at least role; routes can be audited by it."""
 
-    def check(caller: CallerDep) -> Caller:
-        if _RANK[caller.role] < _RANK[role]:
-            raise HTTPException(403, f"this needs the {role} role; your key has {caller.role}")
+    def __init__(self, role: Role) -> None:
+        self.role: Role = role
+
+    def __call__(self, caller: CallerDep) -> Caller:
+        if not at_least(caller.role, self.role):
+            raise HTTPException(403, f"this needs the {self.role} role; your key has {caller.role}")
         return caller
 
-    return Depends(check)
+
+def at_least(caller_role: Role, required: Role) -> bool:
+    """True when a key with caller_role may do what required asks for."""
+    return _RANK[caller_role] >= _RANK[required]
 
 
-AdminCaller = Annotated[Caller, require("admin")]
-UserCaller = Annotated[Caller, require("user")]
-ViewerCaller = Annotated[Caller, require("viewer")]
+AdminCaller = Annotated[Caller, Depends(RoleCheck("admin"))]
+UserCaller = Annotated[Caller, Depends(RoleCheck("user"))]
+ViewerCaller = Annotated[Caller, Depends(RoleCheck("viewer"))]
