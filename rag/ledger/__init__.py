@@ -1,0 +1,253 @@
+"""The usage ledger: one row per Claude call, priced, with what caching saved.
+
+The only package that talks to the database (SQLAlchemy): SQLite in WAL mode under the state
+directory by default, PostgreSQL when given its URL. Alembic migrations (rag/migrations/) run
+when the ledger opens. record() never waits for the database: rows go to a background writer,
+and flush() or close() waits until they are written, so a stream cut short still gets its row.
+Every report flushes first, so it includes every call recorded before it was asked for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+
+from rag.ledger import queries
+from rag.ledger.reports import (
+    LatencyHistogram,
+    LayerStats,
+    LedgerRow,
+    MissReason,
+    Summary,
+    TimelinePoint,
+    Totals,
+    WastedWrites,
+)
+from rag.ledger.rows import build_row, epoch_ms
+from rag.ledger.tables import calls
+from rag.ledger.writer import RowWriter
+from rag.pricing import PriceTable, default_price_table
+from rag.types import CallRecord
+
+__all__ = [
+    "LatencyHistogram",
+    "LayerStats",
+    "Ledger",
+    "LedgerRow",
+    "MissReason",
+    "Summary",
+    "TimelinePoint",
+    "Totals",
+    "WastedWrites",
+]
+
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Any constant will do: replicas that start together take turns migrating PostgreSQL.
+_MIGRATION_LOCK_ID = 0x5354524154
+_FLUSH_SECONDS = 30.0
+GROUP_NAMES = tuple(queries.GROUPS)
+
+
+def database_url(home: Path, url: str | None) -> str:
+    """The SQLAlchemy URL: a PostgreSQL URL (given the psycopg driver) or SQLite under home."""
+    if url is None:
+        return f"sqlite:///{(home / 'ledger.sqlite3').resolve()}"
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Ledger:
+    """Records calls in the background and answers the savings queries."""
+
+    def __init__(self, engine: Engine, prices: PriceTable | None = None) -> None:
+        """Use an engine whose database is migrated; Ledger.open() does both."""
+        self._engine = engine
+        self._prices = prices or default_price_table()
+        self._writer = RowWriter(engine)
+
+    @classmethod
+    def open(cls, url: str, prices: PriceTable | None = None) -> Ledger:
+        """Connect to url, bring its schema up to date and start the writer."""
+        engine = _engine(url)
+        with engine.begin() as connection:
+            _migrate(connection)
+        return cls(engine, prices)
+
+    @property
+    def dialect(self) -> str:
+        """The database in use: sqlite or postgresql."""
+        return self._engine.dialect.name
+
+    @property
+    def healthy(self) -> bool:
+        """True while rows are being written."""
+        return self._writer.healthy
+
+    def record(self, record: CallRecord) -> None:
+        """Queue one call's row; returns at once, whatever the database is doing."""
+        self._writer.put(build_row(record, self._prices))
+
+    def flush(self, timeout_seconds: float = _FLUSH_SECONDS) -> None:
+        """Wait until every recorded call is in the database (LedgerUnavailable if not)."""
+        self._writer.flush(timeout_seconds)
+
+    def close(self, timeout_seconds: float = _FLUSH_SECONDS) -> None:
+        """Write what is queued, stop the writer and release the connections."""
+        try:
+            self._writer.close(timeout_seconds)
+        finally:
+            self._engine.dispose()
+
+    def summary(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        group_by: Iterable[str] = ("feature", "model"),
+    ) -> Summary:
+        """Totals for [since, until), grouped by each of group_by (feature, model, day, layer)."""
+        where = self._period(since, until)
+        with self._engine.connect() as connection:
+            groups = {}
+            for name in dict.fromkeys(group_by):
+                key = queries.GROUPS[name]
+                groups[name] = {
+                    _group_label(name, values[0]): sums
+                    for values, sums in queries.grouped_totals(connection, [key], where)
+                }
+            return Summary(
+                since=since,
+                until=until,
+                totals=queries.totals(connection, where),
+                wasted_writes=queries.wasted_writes(connection, where, _now_ms()),
+                groups=groups,
+            )
+
+    def requests(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        feature: str | None = None,
+        model: str | None = None,
+        most_expensive: bool = False,
+    ) -> tuple[list[LedgerRow], int]:
+        """One page of recorded calls, newest (or most expensive) first, and how many match."""
+        where = self._period(since, until)
+        if feature is not None:
+            where = where & (calls.c.feature == feature)
+        if model is not None:
+            where = where & (calls.c.model == model)
+        with self._engine.connect() as connection:
+            page = queries.rows(
+                connection, where, limit=limit, offset=offset, most_expensive=most_expensive
+            )
+            return page, queries.count(connection, where)
+
+    def layer_stats(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[LayerStats]:
+        """Hit rate and saving of the answer cache and of each prompt layer."""
+        where = self._period(since, until)
+        with self._engine.connect() as connection:
+            return queries.layer_stats(connection, where)
+
+    def miss_reasons(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[MissReason]:
+        """Why caches missed, with the tokens and money each reason cost."""
+        where = self._period(since, until)
+        with self._engine.connect() as connection:
+            return queries.miss_reasons(connection, where)
+
+    def timeline(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket_seconds: int | None = None,
+    ) -> tuple[int, list[TimelinePoint]]:
+        """Spend and savings over time, in buckets sized to the period unless given."""
+        where = self._period(since, until)
+        with self._engine.connect() as connection:
+            if bucket_seconds is None:
+                bucket_seconds = _bucket_for(connection, since, until)
+            return bucket_seconds, queries.timeline(connection, where, bucket_seconds)
+
+    def totals_by_feature_and_model(self) -> list[tuple[tuple[Any, ...], Totals]]:
+        """All-time sums per (feature, model), for the Prometheus counters."""
+        where = self._period(None, None)
+        keys = [calls.c.feature, calls.c.model]
+        with self._engine.connect() as connection:
+            return queries.grouped_totals(connection, keys, where)
+
+    def latency_histogram(
+        self, bounds_ms: tuple[float, ...], first_token: bool = False
+    ) -> LatencyHistogram:
+        """All-time cumulative latency (or time-to-first-token) counts per feature."""
+        where = self._period(None, None)
+        with self._engine.connect() as connection:
+            return queries.latency_histogram(connection, where, bounds_ms, first_token)
+
+    def _period(self, since: datetime | None, until: datetime | None) -> Any:
+        self.flush()
+        return queries.period(
+            epoch_ms(since) if since else None, epoch_ms(until) if until else None
+        )
+
+
+def _group_label(name: str, value: Any) -> str:
+    return queries.day_label(int(value)) if name == "day" else str(value)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _bucket_for(connection: Connection, since: datetime | None, until: datetime | None) -> int:
+    first_ms = (
+        epoch_ms(since)
+        if since
+        else connection.execute(select(func.min(calls.c.started_epoch_ms))).scalar()
+    )
+    span_s = ((epoch_ms(until) if until else _now_ms()) - (first_ms or _now_ms())) / 1000
+    if span_s <= 6 * 3600:
+        return 300
+    if span_s <= 4 * 86_400:
+        return 3600
+    return 86_400
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never wait for the writer. NORMAL sync is durable across app crashes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def _migrate(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the usage ledger, applied by rag.ledger at startup."""

@@ -1,0 +1,1 @@
+"""The ledger's migration scripts, oldest first; alembic skips this file."""
