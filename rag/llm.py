@@ -10,7 +10,7 @@ nothing is retried once a byte may have reached the caller. Other 4xx are never 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +106,9 @@ class Claude:
         """Close the HTTP connection pool."""
         await self._client.close()
 
-    async def stream(self, request: ClaudeRequest, meter: CallMeter) -> AsyncIterator[ClaudeEvent]:
+    async def stream(
+        self, request: ClaudeRequest, meter: CallMeter
+    ) -> AsyncGenerator[ClaudeEvent, None]:
         """Text and citation events of the answer; meter holds usage even if the caller leaves.
 
         Raises UpstreamUnavailable when transient failures outlast the retries or the stream

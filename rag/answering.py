@@ -1,0 +1,347 @@
+"""Answers a question: retrieve, assemble the layered prompt, stream from Claude, record usage.
+
+Answerer.ask() yields typed events in this order: Retrieved, Delta+, Cited*, Used, Done; or
+Failed once the stream has begun. Errors before the first event (an unknown conversation or
+model) are raised, so the HTTP layer can answer with a status. One ledger record is written per
+Claude call, also when the consumer goes away mid-stream (with the usage seen so far), and per
+answer-cache hit (layer `answer`, with the usage it avoided).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from rag.answer_cache import AnswerCache, StoredAnswer, answer_key
+from rag.cache_policy import CacheMark, LayerStats, ReuseTracker, decide
+from rag.conversations import Conversation, ConversationStore
+from rag.errors import InvalidInput, UpstreamError
+from rag.llm import CallMeter, CitationDelta, Claude, ClaudeRequest
+from rag.models import model_info
+from rag.pricing import PriceTable
+from rag.prompt import PROMPT_VERSION, LayeredPrompt, build_prompt, documents_key
+from rag.retrieval import Retriever
+from rag.settings import CachePolicyName
+from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature, Source, Turn, Usage
+
+_PROMPT_LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
+
+
+class _Ledger(Protocol):
+    def record(self, record: CallRecord) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AskOptions:
+    """Per-request choices; None means the configured default."""
+
+    conversation_id: str | None = None
+    model: str | None = None
+    top_k: int | None = None
+    stream: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    """The chunks the answer is given over, and the conversation it belongs to."""
+
+    conversation_id: str
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cited:
+    """A passage the answer cites."""
+
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class Used:
+    """What the answer cost; saved_usd is what caching saved against no caching at all."""
+
+    usage: Usage
+    cost_usd: Decimal | None
+    cost_without_cache_usd: Decimal | None
+    saved_usd: Decimal | None
+    layer_hit: CacheLayer
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The whole answer."""
+
+    conversation_id: str
+    model: str
+    text: str
+    sources: tuple[Source, ...]
+    citations: tuple[Citation, ...]
+    from_answer_cache: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The answer broke off after it began; error says why."""
+
+    error: UpstreamError
+
+
+AnswerEvent = Retrieved | Delta | Cited | Used | Done | Failed
+
+
+@dataclass
+class Answerer:
+    """Answers questions over the store with Claude, through every cache layer."""
+
+    retriever: Retriever
+    claude: Claude
+    conversations: ConversationStore
+    answer_cache: AnswerCache
+    ledger: _Ledger
+    prices: PriceTable
+    corpus_version: Callable[[], str]
+    cache_policy: CachePolicyName = "adaptive"
+    default_model: str = "claude-sonnet-5-5"
+    default_top_k: int = 8
+    max_answer_tokens: int = 1024
+    documents_reuse: ReuseTracker = field(default_factory=ReuseTracker)
+    conversation_reuse: ReuseTracker = field(default_factory=ReuseTracker)
+
+    async def ask(
+        self, question: str, options: AskOptions, http_request_id: str | None = None
+    ) -> AsyncGenerator[AnswerEvent, None]:
+        """The events of answering question (see the module docstring for their order)."""
+        if not question.strip():
+            raise InvalidInput("the question is empty")
+        model = model_info(options.model or self.default_model).model_id
+        top_k = options.top_k or self.default_top_k
+        conversation = await self._conversation(options.conversation_id)
+        corpus_version = await asyncio.to_thread(self.corpus_version)
+        feature = Feature.ASK_STREAM if options.stream else Feature.ASK
+
+        key = answer_key(question, corpus_version, PROMPT_VERSION, model, {"top_k": top_k})
+        use_answer_cache = self.cache_policy != "off" and not conversation.turns
+        stored = await self.answer_cache.get(key) if use_answer_cache else None
+        if stored is not None:
+            async for event in self._replay(stored, conversation, question, model, feature):
+                yield event
+            await self.conversations.append(
+                conversation.conversation_id,
+                Turn(question, stored.text),
+                (),
+                corpus_version,
+                conversation.last_message_id,
+            )
+            return
+
+        retrieved = await self.retriever.retrieve(question, top_k)
+        chunks = _reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
+        prompt = self._prompt(chunks, conversation, question, model)
+        sources = tuple(_source(c) for c in prompt.chunks)
+        yield Retrieved(conversation.conversation_id, sources)
+
+        request = ClaudeRequest(
+            model=model,
+            max_tokens=self.max_answer_tokens,
+            prompt=prompt.request_params(),
+            previous_message_id=conversation.last_message_id,
+        )
+        meter = CallMeter()
+        started_at = datetime.now(UTC)
+        text: list[str] = []
+        citations: list[Citation] = []
+        failure: UpstreamError | None = None
+        try:
+            async with aclosing(self.claude.stream(request, meter)) as events:
+                async for piece in events:
+                    if isinstance(piece, CitationDelta):
+                        citation = _citation(piece, prompt.chunks)
+                        if citation not in citations:
+                            citations.append(citation)
+                    else:
+                        text.append(piece.text)
+                        yield Delta(piece.text)
+        except UpstreamError as exc:
+            failure = exc
+        finally:
+            record = _call_record(feature, model, meter, started_at, prompt, failure)
+            self.ledger.record(
+                replace(
+                    record,
+                    conversation_id=conversation.conversation_id,
+                    http_request_id=http_request_id,
+                )
+            )
+        if failure is not None:
+            yield Failed(failure)
+            return
+
+        for citation in citations:
+            yield Cited(citation)
+        yield self._used(model, meter.usage, _layer_hit(meter.usage, prompt))
+        answer = "".join(text)
+        if use_answer_cache and meter.stop_reason == "end_turn":
+            await self.answer_cache.put(
+                key, model, StoredAnswer(answer, sources, tuple(citations), meter.usage)
+            )
+        await self.conversations.append(
+            conversation.conversation_id,
+            Turn(question, answer),
+            prompt.chunks,
+            corpus_version,
+            meter.message_id,
+        )
+        yield Done(conversation.conversation_id, model, answer, sources, tuple(citations), False)
+
+    async def _conversation(self, conversation_id: str | None) -> Conversation:
+        if conversation_id is None:
+            return await self.conversations.start()
+        return await self.conversations.load(conversation_id)
+
+    def _prompt(
+        self, chunks: list[Chunk], conversation: Conversation, question: str, model: str
+    ) -> LayeredPrompt:
+        """The prompt with the marks the cache policy chose for each of its layers."""
+        info = model_info(model)
+        rates = self.prices.rates_for(model)
+        write, read = 1.25, 0.1
+        if rates is not None and rates.input_per_mtok > 0:
+            write = float(rates.cache_write_5m_per_mtok / rates.input_per_mtok)
+            read = float(rates.cache_read_per_mtok / rates.input_per_mtok)
+        draft = build_prompt(chunks, conversation.turns, question, {})
+        reuse = {
+            CacheLayer.SYSTEM: 1.0,
+            CacheLayer.DOCUMENTS: self.documents_reuse.estimate(documents_key(chunks)),
+            CacheLayer.CONVERSATION: self.conversation_reuse.estimate(conversation.conversation_id),
+        }
+        marks: dict[CacheLayer, CacheMark] = {}
+        for layer, prefix_tokens in draft.layer_prefix_tokens.items():
+            stats = LayerStats(prefix_tokens, info.min_cacheable_tokens, reuse[layer], write, read)
+            mark = decide(self.cache_policy, layer, stats)
+            if mark is not None:
+                marks[layer] = mark
+        if chunks:
+            self.documents_reuse.observe(documents_key(chunks))
+        self.conversation_reuse.observe(conversation.conversation_id)
+        return build_prompt(chunks, conversation.turns, question, marks)
+
+    async def _replay(
+        self,
+        stored: StoredAnswer,
+        conversation: Conversation,
+        question: str,
+        model: str,
+        feature: Feature,
+    ) -> AsyncGenerator[AnswerEvent, None]:
+        """A stored answer, replayed as events with zero tokens, recorded as an answer hit."""
+        started = time.perf_counter()
+        yield Retrieved(conversation.conversation_id, stored.sources)
+        yield Delta(stored.text)
+        for citation in stored.citations:
+            yield Cited(citation)
+        cost = self.prices.cost_of(model, stored.usage)
+        yield Used(Usage(), Decimal(0), cost.cost_usd, cost.cost_usd, CacheLayer.ANSWER)
+        self.ledger.record(
+            CallRecord(
+                feature=feature,
+                model=model,
+                usage=Usage(),
+                started_at=datetime.now(UTC),
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                conversation_id=conversation.conversation_id,
+                layer_hit=CacheLayer.ANSWER,
+                avoided_usage=stored.usage,
+            )
+        )
+        yield Done(
+            conversation.conversation_id,
+            model,
+            stored.text,
+            stored.sources,
+            stored.citations,
+            True,
+        )
+
+    def _used(self, model: str, usage: Usage, layer_hit: CacheLayer) -> Used:
+        cost = self.prices.cost_of(model, usage)
+        return Used(usage, cost.cost_usd, cost.cost_without_cache_usd, cost.saved_usd, layer_hit)
+
+
+def _reused_or_new(
+    conversation: Conversation, corpus_version: str, retrieved: list[Chunk]
+) -> list[Chunk]:
+    """A follow-up keeps the previous documents block when retrieval found nothing new in it.
+
+    Same block, same bytes: the documents layer is read from the cache instead of rewritten.
+    """
+    previous = {c.chunk_id for c in conversation.last_chunks}
+    if (
+        previous
+        and conversation.last_corpus_version == corpus_version
+        and {c.chunk_id for c in retrieved} <= previous
+    ):
+        return list(conversation.last_chunks)
+    return retrieved
+
+
+def _citation(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:
+    if 0 <= event.search_result_index < len(chunks):
+        chunk = chunks[event.search_result_index]
+        return Citation(
+            event.cited_text, chunk.source, chunk.chunk_id, chunk.document_id, chunk.title
+        )
+    return Citation(event.cited_text, event.source, title=event.title)
+
+
+def _source(chunk: Chunk) -> Source:
+    return Source(chunk.chunk_id, chunk.document_id, chunk.source, chunk.title)
+
+
+def _layer_hit(usage: Usage, prompt: LayeredPrompt) -> CacheLayer:
+    """The layer whose (estimated) prefix length is closest to what was read from the cache."""
+    read = usage.cache_read_input_tokens
+    if read <= 0:
+        return CacheLayer.NONE
+    sizes = prompt.layer_prefix_tokens
+    return min(sizes, key=lambda layer: abs(sizes[layer] - read))
+
+
+def _call_record(
+    feature: Feature,
+    model: str,
+    meter: CallMeter,
+    started_at: datetime,
+    prompt: LayeredPrompt,
+    failure: Exception | None,
+) -> CallRecord:
+    return CallRecord(
+        feature=feature,
+        model=model,
+        usage=meter.usage,
+        started_at=started_at,
+        latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
+        time_to_first_token_ms=meter.time_to_first_token_ms,
+        request_id=meter.request_id,
+        layer_hit=_layer_hit(meter.usage, prompt),
+        layer_prefix_tokens={
+            layer: tokens
+            for layer, tokens in prompt.layer_prefix_tokens.items()
+            if layer in _PROMPT_LAYERS
+        },
+        cache_miss_reason=meter.cache_miss_reason,
+        cache_missed_input_tokens=meter.cache_missed_input_tokens,
+        error=str(failure) if failure is not None else None,
+    )
