@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     context_token_budget: int = Field(
         12_000, ge=256, description="Most document tokens put into one prompt."
     )
+    hybrid_search: bool = Field(
+        True, description="Fuse BM25 with dense search by reciprocal rank when retrieving."
+    )
+    claude_max_attempts: int = Field(
+        4, ge=1, le=10, description="Attempts per Claude call on 429, 5xx, 529 or a lost link."
+    )
     chroma_url: str | None = Field(
         None, description="Chroma server URL (`chroma run`); unset: a local store under home."
     )
