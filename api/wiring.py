@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from rag.documents import DocumentRegistry
 from rag.embeddings import Embedder
+from rag.ledger import Ledger, database_url
 from rag.settings import Settings
 from rag.store import ChunkStore
 
@@ -24,6 +25,7 @@ class Services:
     embedder: Embedder
     store: ChunkStore
     registry: DocumentRegistry
+    ledger: Ledger
 
     def readiness(self) -> dict[str, bool]:
         """Which parts are ready to serve; /readyz answers 503 unless all are."""
@@ -32,6 +34,7 @@ class Services:
             "embedder": self.embedder.ready,
             "store": self.store.ping(),
             "registry": self.registry.ping(),
+            "ledger": self.ledger.healthy,
         }
 
 
@@ -47,4 +50,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         stack.callback(store.close)
         registry = DocumentRegistry.open(settings.home)
         stack.callback(registry.close)
-        yield Services(settings=settings, embedder=embedder, store=store, registry=registry)
+        ledger = await asyncio.to_thread(
+            Ledger.open, database_url(settings.home, settings.database_url)
+        )
+        # Closing flushes: calls recorded as the process stops are still written.
+        stack.push_async_callback(asyncio.to_thread, ledger.close)
+        yield Services(
+            settings=settings, embedder=embedder, store=store, registry=registry, ledger=ledger
+        )
