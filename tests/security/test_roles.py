@@ -85,6 +85,7 @@ def test_a_missing_or_unknown_key_is_refused(
     missing = anonymous.request(method, _url(path))
     assert_error_shape(missing, 401, "unauthenticated")
     assert missing.headers["www-authenticate"] == "Bearer"
+    assert "Authorization: Bearer" in missing.json()["error"]["message"]
     unknown = anonymous.request(
         method, _url(path), headers={"authorization": f"Bearer {KEYS['admin']}x"}
     )
