@@ -25,9 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install Strata with its test tools
 
-DEBIAN_PACKAGES := chromium
+DEBIAN_PACKAGES := chromium postgresql
 
-system-deps: ## Install the Debian packages the test suites drive (Chromium), or name them
+system-deps: ## Install the Debian packages the test suites drive (Chromium, PostgreSQL), or name them
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then \
