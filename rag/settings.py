@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         50 * 1024 * 1024, ge=1, description="Largest accepted upload file, in bytes."
     )
     max_files_per_upload: int = Field(20, ge=1, description="Most files in one upload request.")
+    max_unpacked_bytes: int = Field(
+        200 * 1024 * 1024,
+        ge=1,
+        description="Most bytes a DOCX (a ZIP archive) may unpack to; more is a zip bomb.",
+    )
     max_request_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest accepted JSON request body, in bytes."
     )
