@@ -85,9 +85,32 @@ def usage() -> None:
 def emulator(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,
+    fault_rate: Annotated[
+        float, typer.Option(help="Probability that a request fails with a random fault.")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the random faults and ids.")] = 0,
+    ttft_ms: Annotated[float, typer.Option(help="Delay before a response begins, in ms.")] = 0.0,
+    tokens_per_second: Annotated[float, typer.Option(help="Output pacing.")] = 20_000.0,
+    time_scale: Annotated[
+        float, typer.Option(help="Run the cache clock this many times faster.")
+    ] = 1.0,
 ) -> None:
     """Run the Claude Messages API emulator on its own."""
-    _not_built("emulator")
+    from api.emulator import EmulatorConfig, create_app
+
+    try:
+        config = EmulatorConfig(
+            ttft_ms=ttft_ms,
+            tokens_per_second=tokens_per_second,
+            fault_rate=fault_rate,
+            seed=seed,
+            time_scale=time_scale,
+        )
+    except ValueError as exc:
+        typer.echo(f"strata emulator: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Claude API emulator on http://{host}:{port} (set ANTHROPIC_BASE_URL to use it)")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 
 def main() -> None:

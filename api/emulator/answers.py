@@ -1,0 +1,234 @@
+"""Extractive answers: the sentences of the supplied material most relevant to the question.
+
+Material is every search_result block (citable as `search_result_location`), every document
+block with a text or content source (`char_location` / `content_block_location`), and the
+plain text of tool results and earlier user text (used, never cited). Sentences are scored by
+the inverse document frequency of the question's words they contain.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from api.emulator.prompt import text_blocks
+
+MAX_SENTENCES = 3
+_WORDS = re.compile(r"[a-z0-9]+")
+_SENTENCE = re.compile(r"[^\n.!?]*(?:[.!?]+|\n|$)")
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "of",
+        "on",
+        "or",
+        "please",
+        "say",
+        "show",
+        "tell",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+NO_MATERIAL = "No documents were supplied with this question, so there is nothing to answer from."
+NO_MATCH = "The supplied documents do not answer this question."
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence of the supplied material and the citation it would carry."""
+
+    text: str
+    order: int
+    citation: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The chosen sentences, best first; empty when nothing matched."""
+
+    question: str
+    sentences: tuple[Sentence, ...]
+    had_material: bool
+
+    @property
+    def text(self) -> str:
+        if self.sentences:
+            return " ".join(s.text for s in self.sentences)
+        return NO_MATCH if self.had_material else NO_MATERIAL
+
+
+def terms(text: str) -> set[str]:
+    """The content words of a text, lower-cased, with a plural `s` dropped."""
+    words = (w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _WORDS.findall(text.lower()))
+    return {w for w in words if w not in _STOPWORDS}
+
+
+def _spans(text: str) -> Iterator[tuple[int, int]]:
+    for match in _SENTENCE.finditer(text):
+        start, end = match.start(), match.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            yield start, end
+
+
+def last_question(messages: list[dict[str, Any]]) -> str:
+    """The last text a user wrote: the question being answered."""
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        texts = [b["text"] for b in text_blocks(message.get("content")) if b.get("type") == "text"]
+        if texts:
+            return str(texts[-1])
+    return ""
+
+
+class _Collector:
+    def __init__(self, question_text: str) -> None:
+        self.question_text = question_text
+        self.sentences: list[Sentence] = []
+        self.search_index = 0
+        self.document_index = 0
+
+    def add_text(self, text: str, citation_for: Any = None) -> None:
+        for start, end in _spans(text):
+            citation = citation_for(start, end) if citation_for else None
+            self.sentences.append(Sentence(text[start:end], len(self.sentences), citation))
+
+    def add_search_result(self, block: dict[str, Any]) -> None:
+        index = self.search_index
+        self.search_index += 1
+        cite = bool((block.get("citations") or {}).get("enabled"))
+        for k, part in enumerate(block.get("content") or []):
+            text = str(part.get("text", ""))
+            location = {
+                "type": "search_result_location",
+                "cited_text": text,
+                "source": block.get("source"),
+                "title": block.get("title"),
+                "search_result_index": index,
+                "start_block_index": k,
+                "end_block_index": k + 1,
+            }
+            self.add_text(text, (lambda s, e, loc=location: loc) if cite else None)
+
+    def add_document(self, block: dict[str, Any]) -> None:
+        index = self.document_index
+        self.document_index += 1
+        cite = bool((block.get("citations") or {}).get("enabled"))
+        source = block.get("source") or {}
+        title = block.get("title")
+        if source.get("type") == "text":
+            data = str(source.get("data", ""))
+
+            def char_location(start: int, end: int) -> dict[str, Any]:
+                return {
+                    "type": "char_location",
+                    "cited_text": data[start:end],
+                    "document_index": index,
+                    "document_title": title,
+                    "start_char_index": start,
+                    "end_char_index": end,
+                    "file_id": None,
+                }
+
+            self.add_text(data, char_location if cite else None)
+        elif source.get("type") == "content":
+            for k, part in enumerate(text_blocks(source.get("content"))):
+                if part.get("type") != "text":
+                    continue
+                text = str(part.get("text", ""))
+                location = {
+                    "type": "content_block_location",
+                    "cited_text": text,
+                    "document_index": index,
+                    "document_title": title,
+                    "start_block_index": k,
+                    "end_block_index": k + 1,
+                    "file_id": None,
+                }
+                self.add_text(text, (lambda s, e, loc=location: loc) if cite else None)
+
+    def add_block(self, block: dict[str, Any], role: str) -> None:
+        kind = block.get("type")
+        if kind == "search_result":
+            self.add_search_result(block)
+        elif kind == "document":
+            self.add_document(block)
+        elif kind == "tool_result":
+            for part in text_blocks(block.get("content")):
+                self.add_block(part, role)
+        elif kind == "text" and role == "user" and block.get("text") != self.question_text:
+            self.add_text(str(block.get("text", "")))
+
+
+def gather_sentences(messages: list[dict[str, Any]], question: str) -> list[Sentence]:
+    """Every sentence of the material in the request, in request order."""
+    collector = _Collector(question)
+    for message in messages:
+        for block in text_blocks(message.get("content")):
+            collector.add_block(block, str(message.get("role")))
+    return collector.sentences
+
+
+def answer(messages: list[dict[str, Any]]) -> Answer:
+    """The extractive answer to the last question over the request's material."""
+    question = last_question(messages)
+    sentences = gather_sentences(messages, question)
+    wanted = terms(question)
+    if not sentences or not wanted:
+        return Answer(question, (), bool(sentences))
+    sentence_terms = [terms(s.text) for s in sentences]
+    idf = {
+        term: math.log(1 + len(sentences) / (1 + sum(term in st for st in sentence_terms)))
+        for term in wanted
+    }
+    scored = [
+        (sum(idf[t] for t in wanted & st), s)
+        for s, st in zip(sentences, sentence_terms, strict=True)
+    ]
+    best = sorted((pair for pair in scored if pair[0] > 0), key=lambda p: (-p[0], p[1].order))
+    unique: list[Sentence] = []
+    for _, sentence in best:
+        if all(sentence.text != kept.text for kept in unique):
+            unique.append(sentence)
+        if len(unique) == MAX_SENTENCES:
+            break
+    return Answer(question, tuple(unique), True)

@@ -1,0 +1,150 @@
+"""The emulator's ASGI app: the routes of the Messages, Models and Batches APIs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.emulator.clock import ScaledClock
+from api.emulator.config import EmulatorConfig
+from api.emulator.errors import ApiError
+from api.emulator.ids import IdFactory
+from api.emulator.messages import MessagesEngine
+from api.emulator.models import MODELS, find_model, model_info
+from api.emulator.wire import api_key, error_response, json_body, version
+
+ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
+
+
+class _RequestIds:
+    """Gives every request an id and stamps it on the response as `request-id`."""
+
+    def __init__(self, app: ASGIApp, ids: IdFactory) -> None:
+        self._app = app
+        self._ids = ids
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        rid = self._ids.request()
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"request-id", rid.encode()))
+                headers.append((b"anthropic-organization-id", ORGANIZATION_ID.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, send_with_id)
+
+
+class _Routes:
+    def __init__(self, config: EmulatorConfig, engine: MessagesEngine) -> None:
+        self.config = config
+        self.engine = engine
+
+    async def _pace(self, output_tokens: int) -> None:
+        await asyncio.sleep(output_tokens / self.config.tokens_per_second)
+
+    async def create_message(self, request: Request) -> Response:
+        key = api_key(request)
+        api_version = version(request)
+        body = await json_body(request, self.config.max_request_bytes)
+        prepared = self.engine.prepare(body, api_version, key)
+        await asyncio.sleep(self.config.ttft_ms / 1000)
+        self.engine.begin(prepared)
+        await self._pace(prepared.usage["output_tokens"])
+        return JSONResponse(prepared.message)
+
+    async def count_tokens(self, request: Request) -> Response:
+        api_key(request)
+        api_version = version(request)
+        body = await json_body(request, self.config.max_request_bytes)
+        return JSONResponse({"input_tokens": self.engine.count_tokens(body, api_version)})
+
+    async def list_models(self, request: Request) -> Response:
+        api_key(request)
+        version(request)
+        wanted = request.query_params.getlist("lifecycle[]") or request.query_params.getlist(
+            "lifecycle"
+        )
+        lifecycles = set(wanted) if wanted else {"active", "deprecated"}
+        listed = [model_info(m) for m in MODELS if m.lifecycle in lifecycles]
+        return JSONResponse(page_of(listed, request))
+
+    async def get_model(self, request: Request) -> Response:
+        api_key(request)
+        version(request)
+        model = find_model(request.path_params["model_id"])
+        if model is None:
+            raise ApiError(404, f"model: {request.path_params['model_id']}")
+        return JSONResponse(model_info(model))
+
+
+def page_of(items: list[dict[str, Any]], request: Request) -> dict[str, Any]:
+    """One page of a list endpoint: `limit`, `after_id` and `before_id` as the API takes them."""
+    try:
+        limit = int(request.query_params.get("limit", "20"))
+    except ValueError as exc:
+        raise ApiError(400, "limit: Input should be a valid integer") from exc
+    if not 1 <= limit <= 1000:
+        raise ApiError(400, "limit: Input should be between 1 and 1000")
+    ids = [item["id"] for item in items]
+    after, before = request.query_params.get("after_id"), request.query_params.get("before_id")
+    if before is not None:
+        end = ids.index(before) if before in ids else 0
+        chosen = items[max(0, end - limit) : end]
+        has_more = end - limit > 0
+    else:
+        start = ids.index(after) + 1 if after in ids else 0
+        chosen = items[start : start + limit]
+        has_more = start + limit < len(items)
+    return {
+        "data": chosen,
+        "has_more": has_more,
+        "first_id": chosen[0]["id"] if chosen else None,
+        "last_id": chosen[-1]["id"] if chosen else None,
+    }
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code if exc.status_code in (404, 405) else 400
+    if status == 405:
+        return error_response(
+            request, ApiError(400, f"Method {request.method} is not allowed here.")
+        )
+    return error_response(request, ApiError(404, "The requested resource could not be found."))
+
+
+def create_app(config: EmulatorConfig | None = None, clock: ScaledClock | None = None) -> ASGIApp:
+    """The emulator as an ASGI app; pass a clock to move cache time from a test."""
+    config = config or EmulatorConfig()
+    clock = clock or ScaledClock(config.time_scale)
+    ids = IdFactory(config.seed)
+    routes = _Routes(config, MessagesEngine(clock, ids))
+    app = Starlette(
+        routes=[
+            Route("/v1/messages", routes.create_message, methods=["POST"]),
+            Route("/v1/messages/count_tokens", routes.count_tokens, methods=["POST"]),
+            Route("/v1/models", routes.list_models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", routes.get_model, methods=["GET"]),
+        ],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+    )
+    return _RequestIds(app, ids)

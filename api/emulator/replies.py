@@ -1,0 +1,200 @@
+"""The assistant's reply to a validated request: thinking, tool calls, JSON or cited text."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.emulator.answers import Answer, answer, terms
+from api.emulator.instances import Hints, instance_for
+from api.emulator.models import ModelSpec
+from api.emulator.options import is_custom_tool
+from api.emulator.prompt import text_blocks
+from api.emulator.tokens import count_text
+
+_SIGNATURE_KEY = b"strata-emulator-thinking"
+_GENERIC_VERBS = frozenset({"get", "fetch", "run", "call", "make", "lookup", "use", "tool"})
+
+
+@dataclass(slots=True)
+class Reply:
+    """Content blocks and the stop they end with, before usage is attached."""
+
+    content: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str = "end_turn"
+    stop_sequence: str | None = None
+    output_tokens: int = 0
+    thinking_tokens: int = 0
+
+
+def sign_thinking(thinking: str) -> str:
+    """The opaque signature a thinking block carries; it proves the text was not edited."""
+    digest = hashlib.sha256(_SIGNATURE_KEY + thinking.encode()).digest()
+    return base64.b64encode(b"EmuSig1" + digest).decode()
+
+
+def _thinking_mode(body: dict[str, Any], model: ModelSpec) -> str | None:
+    thinking = body.get("thinking") or {}
+    kind = thinking.get("type")
+    if kind is None and model.thinks_by_default:
+        kind = "adaptive"
+    effort = (body.get("output_config") or {}).get("effort") or model.default_effort
+    # At low effort adaptive thinking may be skipped; the emulator always skips it there.
+    if kind == "adaptive" and effort == "low":
+        return None
+    return kind if kind in ("enabled", "adaptive") else None
+
+
+def _thinking_block(body: dict[str, Any], model: ModelSpec, found: Answer) -> dict[str, Any]:
+    thinking = body.get("thinking") or {}
+    budget = thinking.get("budget_tokens") or 2048
+    text = f"The question is: {found.question.strip() or 'not stated'}. "
+    if found.sentences:
+        text += "The most relevant passages say: " + " ".join(s.text for s in found.sentences)
+    else:
+        text += "Nothing in the supplied material addresses it directly."
+    words = text.split(" ")
+    while count_text(" ".join(words)) > budget and len(words) > 1:
+        words.pop()
+    text = " ".join(words)
+    display = thinking.get("display") or ("omitted" if model.thinks_by_default else "summarized")
+    shown = "" if display == "omitted" else text
+    return {
+        "type": "thinking",
+        "thinking": shown,
+        "signature": sign_thinking(text),
+        "_tokens": count_text(text),
+    }
+
+
+def _answers_tool_results(messages: list[dict[str, Any]]) -> bool:
+    last = messages[-1]
+    return any(b.get("type") == "tool_result" for b in text_blocks(last.get("content")))
+
+
+def _pick_tool(body: dict[str, Any], question: str) -> dict[str, Any] | None:
+    tools: list[dict[str, Any]] = [t for t in body.get("tools") or [] if is_custom_tool(t)]
+    choice = body.get("tool_choice") or {"type": "auto"}
+    kind = choice.get("type")
+    if not tools or kind == "none":
+        return None
+    if kind == "tool":
+        return next(t for t in tools if t["name"] == choice["name"])
+    wanted = terms(question)
+
+    def overlap(tool: dict[str, Any]) -> int:
+        name_terms = terms(str(tool["name"]).replace("_", " ").replace("-", " ")) - _GENERIC_VERBS
+        return len(name_terms & wanted)
+
+    best = max(tools, key=overlap)
+    if kind == "any":
+        return best
+    if _answers_tool_results(body["messages"]) or overlap(best) == 0:
+        return None
+    return best
+
+
+def _hints(found: Answer) -> Hints:
+    sources = []
+    for sentence in found.sentences:
+        citation = sentence.citation or {}
+        label = citation.get("source") or citation.get("document_title")
+        if label and label not in sources:
+            sources.append(str(label))
+    return Hints(found.question, found.text, tuple(sources), bool(found.sentences))
+
+
+def _text_blocks(found: Answer) -> list[dict[str, Any]]:
+    if not any(s.citation for s in found.sentences):
+        return [{"type": "text", "text": found.text, "citations": None}]
+    last = len(found.sentences) - 1
+    return [
+        {
+            "type": "text",
+            "text": s.text + ("" if i == last else " "),
+            "citations": [s.citation] if s.citation else None,
+        }
+        for i, s in enumerate(found.sentences)
+    ]
+
+
+def compose_reply(body: dict[str, Any], model: ModelSpec, new_tool_id: Callable[[], str]) -> Reply:
+    """Decide what the assistant says, then cut it at max_tokens or a stop sequence."""
+    found = answer(body["messages"])
+    blocks: list[dict[str, Any]] = []
+    if _thinking_mode(body, model):
+        blocks.append(_thinking_block(body, model, found))
+    tool = _pick_tool(body, found.question)
+    output_format = (body.get("output_config") or {}).get("format") or body.get("output_format")
+    if tool is not None:
+        forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
+        if not forced:
+            blocks.append(
+                {
+                    "type": "text",
+                    "text": f"I'll use the {tool['name']} tool for this.",
+                    "citations": None,
+                }
+            )
+        tool_input = instance_for(tool.get("input_schema"), _hints(found))
+        blocks.append(
+            {"type": "tool_use", "id": new_tool_id(), "name": tool["name"], "input": tool_input}
+        )
+    elif output_format:
+        document = instance_for(output_format.get("schema"), _hints(found))
+        blocks.append({"type": "text", "text": json.dumps(document), "citations": None})
+    else:
+        blocks.extend(_text_blocks(found))
+    return _fit(blocks, body, "tool_use" if tool is not None else "end_turn")
+
+
+def _block_tokens(block: dict[str, Any]) -> int:
+    if block["type"] == "thinking":
+        return int(block["_tokens"])
+    if block["type"] == "tool_use":
+        return count_text(block["name"]) + count_text(json.dumps(block["input"]))
+    return count_text(block["text"])
+
+
+def _cut_text(text: str, budget: int) -> str:
+    words = text.split(" ")
+    kept: list[str] = []
+    for word in words:
+        if count_text(" ".join([*kept, word])) > budget:
+            break
+        kept.append(word)
+    return " ".join(kept)
+
+
+def _fit(blocks: list[dict[str, Any]], body: dict[str, Any], stop_reason: str) -> Reply:
+    reply = Reply(stop_reason=stop_reason)
+    budget = int(body["max_tokens"])
+    for block in blocks:
+        if block["type"] == "text":
+            for stop in body.get("stop_sequences") or []:
+                if stop in block["text"]:
+                    block["text"] = block["text"][: block["text"].index(stop)]
+                    reply.stop_reason, reply.stop_sequence = "stop_sequence", stop
+        cost = _block_tokens(block)
+        if reply.output_tokens + cost > budget:
+            remaining = budget - reply.output_tokens
+            if block["type"] == "text" and remaining > 0:
+                block["text"] = _cut_text(block["text"], remaining)
+                reply.content.append(block)
+                reply.output_tokens += count_text(block["text"])
+            reply.stop_reason, reply.stop_sequence = "max_tokens", None
+            break
+        if block["type"] == "thinking":
+            reply.thinking_tokens = cost
+            block = {k: v for k, v in block.items() if k != "_tokens"}
+        reply.content.append(block)
+        reply.output_tokens += cost
+        if reply.stop_reason == "stop_sequence":
+            break
+    # Output is never reported as zero tokens, even for an empty reply.
+    reply.output_tokens = max(reply.output_tokens, 1) if budget else 0
+    return reply
