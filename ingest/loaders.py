@@ -1,0 +1,276 @@
+"""Turn a file's bytes into a Document: its text in order, split at its own structure.
+
+Markdown through markdown-it-py, HTML through html2text (to Markdown, then the same path),
+PDF through pypdf (one section per paragraph, with its page), DOCX through python-docx
+(Word's heading styles become the heading path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+from ingest.sniffing import DOCX, HTML, MARKDOWN, PDF, check_docx_archive, media_type_of
+from rag.errors import EmptyDocument, UnsupportedDocument
+from rag.types import Document, Section
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
+
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_MAX_TITLE_CHARS = 120
+
+
+def content_hash(data: bytes) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def document_id_of(data: bytes) -> str:
+    """A document's id: derived from its content, so the same bytes always get the same id."""
+    return content_hash(data)[:32]
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            # Not UTF-8: old Windows text is by far the likeliest; no byte fails in cp1252
+            # with errors="replace", so an odd character never loses the file.
+            text = data.decode("cp1252", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _first_line_title(text: str, name: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line if len(line) <= _MAX_TITLE_CHARS else PurePath(name).stem
+    return PurePath(name).stem
+
+
+def _paragraphs(
+    text: str, heading_path: tuple[str, ...] = (), page: int | None = None
+) -> list[Section]:
+    return [
+        Section(text=part.strip("\n"), heading_path=heading_path, page=page)
+        for part in _BLANK_LINES.split(text)
+        if part.strip()
+    ]
+
+
+def _markdown_sections(text: str) -> tuple[list[Section], str | None]:
+    from markdown_it import MarkdownIt
+
+    lines = text.split("\n")
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    stack: list[tuple[int, str]] = []
+    sections: list[Section] = []
+    headings: list[tuple[int, str]] = []
+    kinds = {
+        "fence": "code",
+        "code_block": "code",
+        "bullet_list_open": "list",
+        "ordered_list_open": "list",
+        "table_open": "table",
+    }
+    for index, token in enumerate(tokens):
+        if token.level != 0 or token.map is None or token.nesting == -1 or token.type == "hr":
+            continue
+        if token.type == "heading_open":
+            level = int(token.tag[1:])
+            heading = tokens[index + 1].content.strip()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading))
+            headings.append((level, heading))
+            continue
+        start, end = token.map
+        block = "\n".join(lines[start:end]).strip("\n")
+        if block.strip():
+            path = tuple(h for _, h in stack)
+            sections.append(Section(block, heading_path=path, kind=kinds.get(token.type, "text")))
+    # The title is the first top-level heading, else the first heading of any level.
+    title = min(headings, key=lambda h: h[0])[1] if headings else None
+    return sections, title
+
+
+class _TitleParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self._inside = False
+        self.title = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._inside = tag == "title" and not self.title
+
+    def handle_endtag(self, tag: str) -> None:
+        self._inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self._inside:
+            self.title += data
+
+
+def _html_to_markdown(html: str) -> tuple[str, str]:
+    import html2text
+
+    converter = html2text.HTML2Text()
+    converter.body_width = 0
+    converter.ignore_images = True
+    converter.ignore_links = True
+    title = _TitleParser()
+    title.feed(html)
+    return converter.handle(html), " ".join(title.title.split())
+
+
+def _open_pdf(data: bytes, name: str) -> PdfReader:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        encrypted = reader.is_encrypted and not reader.decrypt("")
+        pages = len(reader.pages)
+    except Exception as exc:
+        # pypdf raises many kinds of error on damaged files; each means the same to the user.
+        raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
+    if encrypted:
+        raise UnsupportedDocument(
+            f"{name} is an encrypted PDF; remove its password and upload it again"
+        )
+    if pages == 0:
+        raise EmptyDocument(f"{name} is a PDF without pages")
+    return reader
+
+
+def _pdf_sections(data: bytes, name: str) -> tuple[list[Section], str | None]:
+    reader = _open_pdf(data, name)
+    try:
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = reader.metadata.title if reader.metadata else None
+    except Exception as exc:
+        raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
+    sections = [
+        section
+        for number, page_text in enumerate(pages, start=1)
+        for section in _paragraphs(page_text.replace("\r\n", "\n"), page=number)
+    ]
+    return sections, (str(title).strip() or None) if title else None
+
+
+def _docx_blocks(data: bytes) -> Iterator[tuple[str, str, int | None]]:
+    """(kind, text, heading level) of each paragraph or table of a Word body, in order."""
+    import docx
+    from docx.table import Table
+
+    document = docx.Document(io.BytesIO(data))
+    core_title = document.core_properties.title
+    if core_title:
+        yield "title", core_title, None
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in item.rows]
+            yield "table", "\n".join(rows), None
+            continue
+        style = item.style.name if item.style is not None else ""
+        text = item.text.strip()
+        if not text:
+            continue
+        if style == "Title":
+            yield "heading", text, 1
+        elif style.startswith("Heading") and style.removeprefix("Heading ").isdigit():
+            yield "heading", text, int(style.removeprefix("Heading "))
+        elif style.startswith("List"):
+            yield "list", text, None
+        else:
+            yield "text", text, None
+
+
+def _docx_sections(data: bytes, name: str) -> tuple[list[Section], str | None]:
+    try:
+        blocks = list(_docx_blocks(data))
+    except Exception as exc:
+        # python-docx and lxml raise many kinds of error on damaged files.
+        raise UnsupportedDocument(f"{name} is not a readable Word document: {exc}") from exc
+    stack: list[tuple[int, str]] = []
+    sections: list[Section] = []
+    title: str | None = None
+    for kind, text, level in blocks:
+        if kind == "title":
+            title = text
+        elif kind == "heading" and level is not None:
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, text))
+            title = title or text
+        elif kind == "list" and sections and sections[-1].kind == "list":
+            last = sections[-1]
+            sections[-1] = Section(f"{last.text}\n- {text}", last.heading_path, kind="list")
+        else:
+            prefix = "- " if kind == "list" else ""
+            path = tuple(h for _, h in stack)
+            sections.append(Section(prefix + text, heading_path=path, kind=kind))
+    return sections, title
+
+
+def check_document(
+    data: bytes, source: str, declared_type: str | None = None, max_unpacked_bytes: int = 0
+) -> str:
+    """The cheap checks of load_document, without parsing the text; returns the media type.
+
+    Catches empty, unknown, lying, image, encrypted-PDF, unreadable-PDF and zip-bomb files
+    while an upload request is still open, so they get a 4xx instead of a failed job.
+    """
+    name = PurePath(source).name or source
+    media_type = media_type_of(data, name, declared_type)
+    if media_type == DOCX:
+        check_docx_archive(data, name, max_unpacked_bytes or 4 * len(data) + 10_000_000)
+    elif media_type == PDF:
+        _open_pdf(data, name)
+    return media_type
+
+
+def load_document(
+    data: bytes, source: str, declared_type: str | None = None, max_unpacked_bytes: int = 0
+) -> Document:
+    """Parse a file into a Document with its structure; raises InvalidInput subclasses.
+
+    max_unpacked_bytes bounds what an archive format (DOCX) may inflate to; 0 means 4x data.
+    """
+    name = PurePath(source).name or source
+    media_type = media_type_of(data, name, declared_type)
+    title: str | None
+    if media_type == PDF:
+        sections, title = _pdf_sections(data, name)
+    elif media_type == DOCX:
+        check_docx_archive(data, name, max_unpacked_bytes or 4 * len(data) + 10_000_000)
+        sections, title = _docx_sections(data, name)
+    else:
+        text = _decode(data)
+        if media_type == HTML:
+            text, html_title = _html_to_markdown(text)
+            sections, title = _markdown_sections(text)
+            title = html_title or title
+        elif media_type == MARKDOWN:
+            sections, title = _markdown_sections(text)
+        else:
+            sections, title = _paragraphs(text), None
+        title = title or _first_line_title(text, name)
+    if not any(section.text.strip() for section in sections):
+        raise EmptyDocument(f"{name} has no text to index")
+    return Document(
+        document_id=document_id_of(data),
+        source=source,
+        title=" ".join((title or PurePath(name).stem).split())[:_MAX_TITLE_CHARS],
+        content_hash=content_hash(data),
+        sections=tuple(sections),
+        media_type=media_type,
+    )

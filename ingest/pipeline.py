@@ -1,0 +1,271 @@
+"""Files in, chunks embedded into the store: hash, skip unchanged, chunk, embed, upsert, commit.
+
+Crash safety comes from the order of writes. A document is registered as `running`, its chunks
+are upserted (ids are deterministic, so a retry overwrites rather than duplicates), and only
+then is it marked `done` - in the same transaction that retires the older version of its source.
+Chunks that must go (retired, deleted, failed) are queued in the registry before they are
+deleted from the store. `recover()` turns what a killed process left `running` into `failed`
+and finishes queued purges, so each document ends fully indexed or absent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ingest.chunking import chunk_document
+from ingest.loaders import document_id_of, load_document
+from ingest.sniffing import IMAGE_SUFFIXES, MEDIA_TYPE_BY_SUFFIX
+from rag.documents import DocumentRecord, DocumentRegistry
+from rag.embeddings import Embedder, Vectors
+from rag.errors import DocumentTooLarge, InvalidInput
+from rag.store import ChunkStore
+from rag.types import Chunk, Document
+
+log = logging.getLogger("strata.ingest")
+
+Outcome = Literal["added", "updated", "unchanged", "failed"]
+INTERRUPTED = "interrupted: the process ingesting it stopped before it finished"
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """What happened to one file."""
+
+    source: str
+    outcome: Outcome
+    document_id: str | None = None
+    chunks: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest run did, file by file, and how long it took."""
+
+    files: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for f in self.files if f.outcome == outcome)
+
+    @property
+    def chunks(self) -> int:
+        """Chunks written for added and updated documents."""
+        return sum(f.chunks for f in self.files if f.outcome in ("added", "updated"))
+
+    def summary(self) -> str:
+        """The one summary line of `strata ingest`."""
+        return (
+            f"{self.count('added')} added, {self.count('updated')} updated, "
+            f"{self.count('unchanged')} unchanged, {self.count('failed')} failed; "
+            f"{self.chunks} chunks in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    document: Document
+    chunks: list[Chunk]
+    outcome: Outcome
+
+
+def source_name(path: Path) -> str:
+    """How a file is named in citations: relative to the working directory when inside it."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def collect_files(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and the supported files under the folders named, recursively.
+
+    Hidden files and folders are skipped, and so are files of types Strata cannot read.
+    """
+    wanted = set(MEDIA_TYPE_BY_SUFFIX) | IMAGE_SUFFIXES
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        for root, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found.extend(
+                Path(root, n)
+                for n in sorted(names)
+                if not n.startswith(".") and Path(n).suffix.lower() in wanted
+            )
+    return list(dict.fromkeys(found))
+
+
+class IngestPipeline:
+    """Load, chunk, embed and store documents; the only writer of the store and the registry."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: ChunkStore,
+        registry: DocumentRegistry,
+        *,
+        max_file_bytes: int,
+        max_unpacked_bytes: int,
+        group_chunks: int = 256,
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.registry = registry
+        self.max_file_bytes = max_file_bytes
+        self.max_unpacked_bytes = max_unpacked_bytes
+        # Documents are embedded together until this many chunks wait, so small documents
+        # still fill the encoder's batches.
+        self.group_chunks = group_chunks
+        self._lock = threading.Lock()
+
+    def recover(self) -> None:
+        """Finish what a killed process left: unfinished documents fail, queued purges run."""
+        with self._lock:
+            for document_id in self.registry.unfinished():
+                log.warning("document %s was left unfinished; marking it failed", document_id)
+                self.registry.fail(document_id, INTERRUPTED)
+            for document_id in self.registry.pending_purges():
+                self._purge(document_id)
+
+    def delete_document(self, document_id: str) -> int:
+        """Remove a document and every chunk of it; returns the chunks removed."""
+        with self._lock:
+            self.registry.remove(document_id)
+            return self._purge(document_id)
+
+    def ingest_files(
+        self, paths: Sequence[Path], on_file: Callable[[FileOutcome], None] | None = None
+    ) -> IngestReport:
+        """Ingest files and folders; on_file hears each file's outcome as it is known."""
+        files = collect_files(paths)
+        return self._ingest(((p, source_name(p), None) for p in files), on_file)
+
+    def ingest_file(self, path: Path, source: str, declared_type: str | None = None) -> FileOutcome:
+        """Ingest one file under the given source name (an upload's sanitised file name)."""
+        return self._ingest([(path, source, declared_type)], None).files[0]
+
+    def _ingest(
+        self,
+        items: Iterable[tuple[Path, str, str | None]],
+        on_file: Callable[[FileOutcome], None] | None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+
+        def note(outcome: FileOutcome) -> None:
+            report.files.append(outcome)
+            if on_file is not None:
+                on_file(outcome)
+
+        with self._lock:
+            group: list[_Prepared] = []
+            seen: set[str] = set()
+            for path, source, declared_type in items:
+                try:
+                    prepared = self._prepare(path, source, declared_type, seen)
+                except (InvalidInput, OSError) as exc:
+                    note(FileOutcome(source, "failed", error=str(exc)))
+                    continue
+                if isinstance(prepared, FileOutcome):
+                    note(prepared)
+                    continue
+                group.append(prepared)
+                if sum(len(p.chunks) for p in group) >= self.group_chunks:
+                    self._commit(group, note)
+                    group = []
+            self._commit(group, note)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _prepare(
+        self, path: Path, source: str, declared_type: str | None, seen: set[str]
+    ) -> _Prepared | FileOutcome:
+        size = path.stat().st_size
+        if size > self.max_file_bytes:
+            raise DocumentTooLarge(
+                f"{path.name} is {size:,} bytes, over the {self.max_file_bytes:,}-byte limit"
+            )
+        data = path.read_bytes()
+        document_id = document_id_of(data)
+        record = self.registry.get(document_id)
+        if document_id in seen or (record is not None and record.status == "done"):
+            # The same bytes (maybe under another name) are indexed, or are in this run.
+            known = record.chunk_count if record is not None else 0
+            return FileOutcome(source, "unchanged", document_id, known)
+        seen.add(document_id)
+        document = load_document(data, source, declared_type, self.max_unpacked_bytes)
+        chunks = chunk_document(document, self.embedder)
+        replaces = any(r.source == source and r.status == "done" for r in self.registry.documents())
+        if record is not None:
+            self._purge(document.document_id)  # leftovers of an attempt that failed
+        self.registry.start(
+            document.document_id,
+            source=source,
+            title=document.title,
+            media_type=document.media_type,
+            content_hash=document.content_hash,
+            size_bytes=size,
+        )
+        return _Prepared(document, chunks, "updated" if replaces else "added")
+
+    def _commit(self, group: list[_Prepared], note: Callable[[FileOutcome], None]) -> None:
+        if not group:
+            return
+        try:
+            vectors = self._embed([c for p in group for c in p.chunks])
+        except BaseException as exc:
+            for prepared in group:
+                self._fail(prepared.document.document_id, f"embedding failed: {exc}")
+            raise
+        offset = 0
+        for prepared in group:
+            document_id = prepared.document.document_id
+            count = len(prepared.chunks)
+            try:
+                self.store.upsert(prepared.chunks, vectors[offset : offset + count])
+                retired = self.registry.finish(document_id, count)
+            except BaseException as exc:
+                self._fail(document_id, f"storing failed: {exc}")
+                raise
+            offset += count
+            for old in retired:
+                self._purge(old)
+            note(FileOutcome(prepared.document.source, prepared.outcome, document_id, count))
+
+    def _embed(self, chunks: Sequence[Chunk]) -> Vectors:
+        """Vectors for chunks, from the embedding cache where possible."""
+        keys = [self.embedder.cache_key(c.embedding_text) for c in chunks]
+        known = self.registry.cached_vectors(keys)
+        missing = {k: c.embedding_text for k, c in zip(keys, chunks, strict=True) if k not in known}
+        if missing:
+            fresh = self.embedder.embed_texts(list(missing.values()))
+            computed = dict(zip(missing, fresh, strict=True))
+            self.registry.cache_vectors(computed)
+            known.update(computed)
+        return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
+
+    def _fail(self, document_id: str, error: str) -> None:
+        self.registry.fail(document_id, error)
+        self._purge(document_id)
+
+    def _purge(self, document_id: str) -> int:
+        removed = self.store.delete_document(document_id)
+        self.registry.purged(document_id)
+        return removed
+
+    def document(self, document_id: str) -> tuple[DocumentRecord, list[Chunk]]:
+        """A registered document's record and its chunks; NotFound if unknown."""
+        return self.registry.require(document_id), self.store.chunks_of(document_id)
