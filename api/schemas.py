@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,3 +94,124 @@ class SearchResponse(BaseModel):
     """The chunks found for a query, best first."""
 
     results: list[SearchHit]
+
+
+class UsageTotals(BaseModel):
+    """Sums over ledger rows. Costs leave out unpriced calls, which are counted apart."""
+
+    calls: int
+    unpriced_calls: int
+    input_tokens: int
+    cache_creation_input_tokens: int
+    cache_creation_5m_input_tokens: int
+    cache_creation_1h_input_tokens: int
+    cache_read_input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    cost_without_cache_usd: float
+    saved_usd: float = Field(description="cost_without_cache_usd - cost_usd: caching's net saving.")
+    answer_cache_hits: int
+    avoided_cost_usd: float = Field(description="What the calls the answer cache replaced cost.")
+
+
+class WastedWrites(BaseModel):
+    """Cache writes no later call read back before they expired."""
+
+    calls: int
+    tokens: int
+    usd: float = Field(description="The write premium paid on those tokens.")
+    pending_tokens: int = Field(description="Written tokens still live, not read back yet.")
+
+
+class UsageSummary(UsageTotals):
+    """GET /v1/usage/summary (SPEC section 9), with the period and the extra groupings."""
+
+    since: datetime | None
+    until: datetime | None
+    offline: bool = Field(description="Answers come from the offline emulator.")
+    wasted_writes: WastedWrites
+    by_feature: dict[str, UsageTotals]
+    by_model: dict[str, UsageTotals]
+    by_day: dict[str, UsageTotals] | None = None
+    by_layer: dict[str, UsageTotals] | None = None
+
+
+class LedgerEntry(BaseModel):
+    """One recorded Claude call (or answer-cache hit)."""
+
+    id: int
+    started_at: datetime
+    feature: str
+    model: str
+    conversation_id: str | None
+    batch: bool
+    input_tokens: int
+    cache_creation_input_tokens: int
+    cache_creation_5m_input_tokens: int
+    cache_creation_1h_input_tokens: int
+    cache_read_input_tokens: int
+    output_tokens: int
+    price_source: str
+    cost_usd: float | None
+    cost_without_cache_usd: float | None
+    saved_usd: float | None
+    latency_ms: float
+    time_to_first_token_ms: float | None
+    request_id: str | None
+    http_request_id: str | None
+    layer_hit: str
+    cache_miss_reason: str | None
+    cache_missed_input_tokens: int | None
+    avoided_cost_usd: float | None
+    cache_write_read_back_tokens: int
+    error: str | None
+
+
+class UsageRequests(BaseModel):
+    """GET /v1/usage/requests: one page of calls."""
+
+    requests: list[LedgerEntry]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class LayerUsage(BaseModel):
+    """How often one caching layer served the calls that carried it, and what it saved."""
+
+    layer: str
+    eligible_calls: int
+    hits: int
+    hit_rate: float | None
+    saved_usd: float
+
+
+class MissReasonUsage(BaseModel):
+    """One cache-miss reason the API reported."""
+
+    reason: str
+    calls: int
+    missed_tokens: int
+    lost_usd: float = Field(description="What the missed tokens cost above a cache read.")
+
+
+class TimelinePoint(BaseModel):
+    """Spend and savings in one time bucket."""
+
+    start: datetime
+    calls: int
+    cost_usd: float
+    cost_without_cache_usd: float
+    saved_usd: float
+
+
+class UsageInsights(BaseModel):
+    """GET /v1/usage/insights: layers, miss reasons and spend over time, for the dashboard."""
+
+    since: datetime | None
+    until: datetime | None
+    layers: list[LayerUsage]
+    miss_reasons: list[MissReasonUsage]
+    bucket_seconds: int
+    timeline: list[TimelinePoint]
