@@ -53,6 +53,7 @@ test: install system-deps lint ## Install everything, then run lint and every te
 	$(BIN)/pytest
 
 run: install ## Install, ingest data/ and serve on http://127.0.0.1:8000
+	$(BIN)/strata ingest data
 	$(BIN)/strata serve --host 127.0.0.1 --port 8000
 
 bench: install ## Benchmarks: ratios measured in one run, printed as JSON and a table

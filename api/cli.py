@@ -54,7 +54,9 @@ def serve(
 @app.command()
 def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")]) -> None:
     """Ingest files or folders (recursively) into the store."""
-    _not_built("ingest")
+    from api.ingest_cli import run_ingest
+
+    raise typer.Exit(run_ingest(_settings(), paths))
 
 
 @app.command()
