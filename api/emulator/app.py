@@ -8,7 +8,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +18,7 @@ from api.emulator.errors import ApiError
 from api.emulator.ids import IdFactory
 from api.emulator.messages import MessagesEngine
 from api.emulator.models import MODELS, find_model, model_info
+from api.emulator.streaming import stream_message
 from api.emulator.wire import api_key, error_response, json_body, version
 
 ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
@@ -61,6 +62,14 @@ class _Routes:
         api_version = version(request)
         body = await json_body(request, self.config.max_request_bytes)
         prepared = self.engine.prepare(body, api_version, key)
+        if body.get("stream"):
+            events = stream_message(
+                prepared.message,
+                on_begin=lambda: self.engine.begin(prepared),
+                ttft_seconds=self.config.ttft_ms / 1000,
+                tokens_per_second=self.config.tokens_per_second,
+            )
+            return StreamingResponse(events, media_type="text/event-stream")
         await asyncio.sleep(self.config.ttft_ms / 1000)
         self.engine.begin(prepared)
         await self._pace(prepared.usage["output_tokens"])
