@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -68,13 +69,18 @@ def ask(
     conversation: Annotated[str | None, typer.Option(help="Continue this conversation.")] = None,
 ) -> None:
     """Ask a question; the answer streams, then its sources and one usage line."""
-    _not_built("ask")
+    from api.terminal import print_answer
+
+    settings = _settings()
+    raise typer.Exit(asyncio.run(print_answer(settings, question, not no_stream, conversation)))
 
 
 @app.command()
 def search(query: str, top_k: Annotated[int, typer.Option(help="How many chunks.")] = 8) -> None:
     """Show the chunks retrieved for a query, without calling Claude."""
-    _not_built("search")
+    from api.terminal import print_search
+
+    raise typer.Exit(asyncio.run(print_search(_settings(), query, top_k)))
 
 
 @app.command()

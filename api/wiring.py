@@ -8,11 +8,20 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from api.emulator import EmulatorConfig
+from api.emulator import create_app as create_emulator
+from api.serving import serve_in_thread
 from ingest.jobs import JobRunner
 from ingest.pipeline import IngestPipeline
+from rag.answer_cache import AnswerCache
+from rag.answering import Answerer
+from rag.conversations import ConversationStore
 from rag.documents import DocumentRegistry
 from rag.embeddings import Embedder
 from rag.ledger import Ledger, database_url
+from rag.llm import Claude
+from rag.pricing import default_price_table
+from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import ChunkStore
 
@@ -30,6 +39,9 @@ class Services:
     ledger: Ledger
     pipeline: IngestPipeline
     jobs: JobRunner
+    claude: Claude
+    retriever: Retriever
+    answerer: Answerer
 
     def readiness(self) -> dict[str, bool]:
         """Which parts are ready to serve; /readyz answers 503 unless all are."""
@@ -73,6 +85,32 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         # Closing flushes: calls recorded as the process stops are still written.
         stack.push_async_callback(asyncio.to_thread, ledger.close)
+        claude = _open_claude(settings, stack)
+        stack.push_async_callback(claude.aclose)
+        retriever = Retriever(
+            embedder,
+            store,
+            registry.corpus_version,
+            hybrid=settings.hybrid_search,
+            context_token_budget=settings.context_token_budget,
+        )
+        conversations = ConversationStore.open(settings.home)
+        stack.callback(conversations.close)
+        answer_cache = AnswerCache.open(settings.home)
+        stack.callback(answer_cache.close)
+        answerer = Answerer(
+            retriever=retriever,
+            claude=claude,
+            conversations=conversations,
+            answer_cache=answer_cache,
+            ledger=ledger,
+            prices=default_price_table(),
+            corpus_version=registry.corpus_version,
+            cache_policy=settings.cache_policy,
+            default_model=settings.model,
+            default_top_k=settings.top_k,
+            max_answer_tokens=settings.max_answer_tokens,
+        )
         yield Services(
             settings=settings,
             embedder=embedder,
@@ -81,4 +119,26 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ledger=ledger,
             pipeline=pipeline,
             jobs=jobs,
+            claude=claude,
+            retriever=retriever,
+            answerer=answerer,
         )
+
+
+def _open_claude(settings: Settings, stack: AsyncExitStack) -> Claude:
+    """The Claude client; with no key and no base URL, pointed at an in-process emulator."""
+    base_url = settings.anthropic_base_url
+    if settings.offline and base_url is None:
+        base_url = stack.enter_context(serve_in_thread(create_emulator(EmulatorConfig())))
+        log.warning(
+            "OFFLINE MODE: no ANTHROPIC_API_KEY is set, so answers come from the bundled "
+            "Claude emulator at %s. They are extractive (sentences picked from your documents), "
+            "not written by Claude. Set ANTHROPIC_API_KEY to use the real API.",
+            base_url,
+        )
+    key = settings.anthropic_api_key
+    return Claude(
+        key.get_secret_value() if key is not None else "offline-emulator",
+        base_url,
+        max_attempts=settings.claude_max_attempts,
+    )

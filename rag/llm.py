@@ -9,6 +9,7 @@ nothing is retried once a byte may have reached the caller. Other 4xx are never 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
@@ -137,7 +138,8 @@ class Claude:
             raise UpstreamUnavailable(f"Claude stopped mid-answer: {_message(exc)}") from exc
         finally:
             _read_snapshot(stream.current_message_snapshot, meter)
-            await manager.__aexit__(None, None, None)
+            # Shielded: when the caller is cancelled, the upstream response must still close.
+            await asyncio.shield(manager.__aexit__(None, None, None))
 
     async def _open(self, request: ClaudeRequest, meter: CallMeter) -> _Opened:
         """Send the request and read up to message_start; retried as a whole."""
@@ -153,6 +155,9 @@ class Claude:
         try:
             meter.request_id = stream.request_id
             first = await stream.__anext__()
+        except StopAsyncIteration:
+            await manager.__aexit__(None, None, None)
+            raise UpstreamUnavailable("Claude's answer stream ended before it began") from None
         except BaseException:
             await manager.__aexit__(None, None, None)
             raise

@@ -1,0 +1,119 @@
+"""POST /v1/ask: an answer as server-sent events (default) or as one JSON object."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.sse import EventSourceResponse, format_sse_event
+
+from api.deps import ServicesDep
+from api.errors import request_id_of, status_of
+from api.limits import StreamingCaller, check_request_limits
+from api.schemas import AskRequest, AskResponse, UsageOut
+from rag.answering import AnswerEvent, AskOptions, Cited, Delta, Done, Failed, Retrieved, Used
+from rag.errors import InvalidInput
+
+router = APIRouter(tags=["answering"])
+
+_NOT_YET = ("thinking", "format", "agentic", "dry_run")
+
+
+@router.post(
+    "/v1/ask",
+    summary="Answer a question over the documents",
+    response_model=AskResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def ask(
+    body: AskRequest, caller: StreamingCaller, services: ServicesDep, request: Request
+) -> Any:
+    _refuse_unavailable_options(body)
+    check_request_limits(services.settings, question=body.question, top_k=body.top_k)
+    options = AskOptions(body.conversation_id, body.model, body.top_k, body.stream)
+    events = services.answerer.ask(body.question, options, request_id_of(request))
+    # The first event comes after validation and retrieval: errors so far get a real status.
+    first = await anext(events)
+    if body.stream:
+        return EventSourceResponse(_server_sent(first, events))
+    return await _collected(first, events)
+
+
+def _refuse_unavailable_options(body: AskRequest) -> None:
+    asked = [name for name in _NOT_YET if getattr(body, name) not in (None, False, "text")]
+    if asked:
+        raise InvalidInput(f"not available yet: {', '.join(asked)}; ask without them")
+
+
+async def _server_sent(
+    first: AnswerEvent, events: AsyncGenerator[AnswerEvent, None]
+) -> AsyncIterator[bytes]:
+    async with aclosing(events):
+        yield _sse(first)
+        async for event in events:
+            yield _sse(event)
+
+
+async def _collected(first: AnswerEvent, events: AsyncGenerator[AnswerEvent, None]) -> AskResponse:
+    async with aclosing(events):
+        collected = [first] + [event async for event in events]
+    for event in collected:
+        if isinstance(event, Failed):
+            raise event.error
+    done = next(e for e in collected if isinstance(e, Done))
+    used = next(e for e in collected if isinstance(e, Used))
+    return AskResponse(
+        conversation_id=done.conversation_id,
+        model=done.model,
+        answer=done.text,
+        sources=[asdict(s) for s in done.sources],
+        citations=[asdict(c) for c in done.citations],
+        usage=_usage(used),
+        answer_cached=done.from_answer_cache,
+    )
+
+
+def _sse(event: AnswerEvent) -> bytes:
+    name, data = _payload(event)
+    return format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
+
+
+def _payload(event: AnswerEvent) -> tuple[str, Any]:
+    if isinstance(event, Retrieved):
+        sources = [asdict(s) for s in event.sources]
+        return "retrieval", {"conversation_id": event.conversation_id, "sources": sources}
+    if isinstance(event, Delta):
+        return "delta", {"text": event.text}
+    if isinstance(event, Cited):
+        return "citation", asdict(event.citation)
+    if isinstance(event, Used):
+        return "usage", _usage(event).model_dump()
+    if isinstance(event, Done):
+        return "done", {
+            "conversation_id": event.conversation_id,
+            "model": event.model,
+            "answer_cached": event.from_answer_cache,
+        }
+    return "error", {"type": status_of(event.error)[1], "message": str(event.error)}
+
+
+def _usage(used: Used) -> UsageOut:
+    return UsageOut(
+        input_tokens=used.usage.input_tokens,
+        cache_creation_input_tokens=used.usage.cache_creation_input_tokens,
+        cache_read_input_tokens=used.usage.cache_read_input_tokens,
+        output_tokens=used.usage.output_tokens,
+        cost_usd=_money(used.cost_usd),
+        cost_without_cache_usd=_money(used.cost_without_cache_usd),
+        saved_usd=_money(used.saved_usd),
+        layer_hit=used.layer_hit.value,
+    )
+
+
+def _money(value: Decimal | None) -> float | None:
+    return None if value is None else round(float(value), 8)

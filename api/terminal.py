@@ -1,0 +1,81 @@
+"""`strata ask` and `strata search` on a terminal: the answer as it streams, sources, usage."""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from decimal import Decimal
+
+import typer
+
+from api.wiring import open_services
+from rag.answering import AskOptions, Cited, Delta, Done, Failed, Retrieved, Used
+from rag.errors import StrataError
+from rag.settings import Settings
+
+
+async def print_answer(
+    settings: Settings, question: str, stream: bool, conversation_id: str | None
+) -> int:
+    """Answer question, printing as it goes; returns the process exit code."""
+    async with open_services(settings) as services:
+        options = AskOptions(conversation_id=conversation_id, stream=stream)
+        used: Used | None = None
+        try:
+            async with aclosing(services.answerer.ask(question, options)) as events:
+                async for event in events:
+                    if isinstance(event, Delta) and stream:
+                        typer.echo(event.text, nl=False)
+                    elif isinstance(event, Failed):
+                        typer.echo(f"\nstrata: {event.error}", err=True)
+                        return 1
+                    elif isinstance(event, Done):
+                        _print_done(event, stream)
+                    elif isinstance(event, Used):
+                        used = event
+                    elif isinstance(event, Retrieved | Cited):
+                        continue
+        except StrataError as exc:
+            typer.echo(f"strata: {exc}", err=True)
+            return 1
+        if used is not None:
+            typer.echo(_usage_line(used))
+        return 0
+
+
+async def print_search(settings: Settings, query: str, top_k: int) -> int:
+    """Print the chunks retrieved for query, best first; returns the process exit code."""
+    async with open_services(settings) as services:
+        found = await services.retriever.search(query, top_k)
+    if not found:
+        typer.echo("no chunks found (is anything ingested?)")
+    for rank, result in enumerate(found, start=1):
+        chunk = result.chunk
+        preview = " ".join(chunk.text.split())[:160]
+        typer.echo(f"{rank:>2}. {result.score:.4f}  {chunk.source} [{chunk.chunk_id}]")
+        typer.echo(f"    {preview}")
+    return 0
+
+
+def _print_done(done: Done, streamed: bool) -> None:
+    if not streamed:
+        typer.echo(done.text, nl=False)
+    typer.echo("\n")
+    if done.sources:
+        typer.echo("Sources:")
+        for source in done.sources:
+            typer.echo(f"  - {source.title} ({source.source}) [{source.chunk_id}]")
+    cached = " (from the answer cache)" if done.from_answer_cache else ""
+    typer.echo(f"Conversation: {done.conversation_id}{cached}")
+
+
+def _usage_line(used: Used) -> str:
+    u = used.usage
+    return (
+        f"Usage: {u.input_tokens} in, {u.cache_creation_input_tokens} cache write, "
+        f"{u.cache_read_input_tokens} cache read, {u.output_tokens} out; "
+        f"cost {_dollars(used.cost_usd)}, saved {_dollars(used.saved_usd)}"
+    )
+
+
+def _dollars(value: Decimal | None) -> str:
+    return "unpriced" if value is None else f"${value:.6f}"

@@ -1,0 +1,186 @@
+"""Fixtures for answering: a small indexed corpus, the emulator and the app over real HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.emulator import EmulatorConfig
+from api.emulator import create_app as create_emulator
+from api.serving import serve_in_thread
+from rag.embeddings import Embedder
+from rag.settings import Settings
+from rag.store import ChunkStore
+from rag.types import Chunk
+
+TOPICS = {
+    "lighthouses": [
+        "The Fresnel lens, invented by Augustin-Jean Fresnel in 1822, lets a lighthouse "
+        "project its beam over twenty nautical miles using concentric rings of glass prisms.",
+        "Lighthouse keepers trimmed wicks, wound the clockwork that turned the lens and kept "
+        "a log of passing ships, weather and every hour the light was lit.",
+        "Most lighthouses were automated in the late twentieth century; electric lamps and "
+        "solar panels replaced the oil lamps and the keepers who tended them.",
+        "Each lighthouse has a characteristic flash pattern, such as two white flashes every "
+        "ten seconds, so sailors can tell one light from another at night.",
+    ],
+    "sourdough": [
+        "A sourdough starter is a culture of wild yeast and lactic acid bacteria kept alive "
+        "by regular feedings of flour and water, usually once or twice a day.",
+        "Bulk fermentation for sourdough takes four to eight hours at room temperature; the "
+        "dough is ready when it has grown by about half and shows bubbles on its surface.",
+        "Bakers score the loaf with a razor blade before baking so that steam escapes along "
+        "a chosen line instead of tearing the crust at random.",
+        "A covered cast iron pot traps steam during the first twenty minutes of baking, which "
+        "keeps the crust soft long enough for the loaf to rise fully.",
+    ],
+    "bees": [
+        "A honey bee colony has one queen, thousands of female workers and, in summer, a few "
+        "hundred male drones whose only task is to mate with a queen.",
+        "Worker bees perform a waggle dance to tell their sisters the direction and distance "
+        "of flowers, relative to the position of the sun.",
+        "Bees make honey by evaporating nectar until its water content falls below about "
+        "eighteen percent, then cap the cells with wax.",
+        "In winter the colony forms a tight cluster and the bees shiver their flight muscles "
+        "to keep the centre of the cluster near thirty-five degrees Celsius.",
+    ],
+}
+
+
+def corpus_chunks() -> list[Chunk]:
+    chunks = []
+    for document, paragraphs in TOPICS.items():
+        document_id = hashlib.sha256(document.encode()).hexdigest()[:16]
+        offset = 0
+        for position, text in enumerate(paragraphs):
+            # Long enough that the documents layer passes every model's cache minimum.
+            body = " ".join([text] * 3)
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{document_id}-{position}",
+                    document_id=document_id,
+                    source=f"{document}.md",
+                    title=document.title(),
+                    text=body,
+                    heading_path=(),
+                    position=position,
+                    char_start=offset,
+                    char_end=offset + len(body),
+                )
+            )
+            offset += len(body) + 1
+    return chunks
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder().load()
+
+
+@pytest.fixture
+def corpus_home(tmp_path: Path, embedder: Embedder) -> Path:
+    home = tmp_path / "home"
+    store = ChunkStore.open(home)
+    chunks = corpus_chunks()
+    store.upsert(chunks, embedder.embed_texts([c.text for c in chunks]))
+    store.close()
+    return home
+
+
+@dataclass
+class UpstreamMonitor:
+    """Watches the emulator's /v1/messages exchanges: bodies received and how each ended."""
+
+    bodies: list[bytes] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for_outcomes(self, count: int, timeout: float = 20) -> list[str]:
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.outcomes) >= count, timeout)
+            return list(self.outcomes)
+
+
+def _monitored(app: Any, monitor: UpstreamMonitor) -> Any:
+    """The emulator app, with each Messages exchange's request body and ending recorded."""
+
+    async def wrapper(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/v1/messages":
+            await app(scope, receive, send)
+            return
+        body = bytearray()
+        finished = False
+
+        async def receiving() -> Any:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.extend(message.get("body", b""))
+                if not message.get("more_body"):
+                    monitor.bodies.append(bytes(body))
+            return message
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal finished
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
+            await send(message)
+
+        try:
+            await app(scope, receiving, sending)
+        finally:
+            with monitor.changed:
+                monitor.outcomes.append("completed" if finished else "cut")
+                monitor.changed.notify_all()
+
+    return wrapper
+
+
+@pytest.fixture
+def monitor() -> UpstreamMonitor:
+    return UpstreamMonitor()
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig()
+
+
+@pytest.fixture
+def emulator_url(emulator_config: EmulatorConfig, monitor: UpstreamMonitor) -> Iterator[str]:
+    with serve_in_thread(_monitored(create_emulator(emulator_config), monitor)) as url:
+        yield url
+
+
+@pytest.fixture
+def cache_policy() -> str:
+    return "adaptive"
+
+
+@pytest.fixture
+def strata_settings(corpus_home: Path, emulator_url: str, cache_policy: str) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        home=corpus_home,
+        anthropic_base_url=emulator_url,
+        cache_policy=cache_policy,
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def strata_url(strata_settings: Settings) -> Iterator[str]:
+    with serve_in_thread(create_app(strata_settings)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(strata_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=strata_url, timeout=60) as http:
+        yield http
