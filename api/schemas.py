@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -215,3 +215,80 @@ class UsageInsights(BaseModel):
     miss_reasons: list[MissReasonUsage]
     bucket_seconds: int
     timeline: list[TimelinePoint]
+
+
+JobStatusOut = Literal["queued", "running", "done", "failed"]
+
+
+class UploadedJob(BaseModel):
+    """One file of an upload and the job that ingests it (failed at once if it was refused)."""
+
+    id: str
+    filename: str
+    status: JobStatusOut
+    error: str | None = None
+
+
+class UploadResponse(BaseModel):
+    """POST /v1/documents (202): one job per file, in the order the files were sent."""
+
+    jobs: list[UploadedJob]
+
+
+class JobOut(BaseModel):
+    """GET /v1/jobs/{id}: where an uploaded file is on its way into the index."""
+
+    id: str
+    filename: str
+    status: JobStatusOut
+    document_id: str | None = None
+    error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DocumentOut(BaseModel):
+    """One document of the registry."""
+
+    document_id: str
+    source: str
+    title: str
+    media_type: str
+    size_bytes: int
+    status: JobStatusOut
+    chunk_count: int
+    error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DocumentList(BaseModel):
+    """GET /v1/documents: every document, and the corpus version answers are cached under."""
+
+    documents: list[DocumentOut]
+    corpus_version: str
+
+
+class ChunkOut(BaseModel):
+    """One chunk of a document, as it was embedded and stored."""
+
+    chunk_id: str
+    position: int
+    heading_path: list[str]
+    page: int | None = None
+    char_start: int
+    char_end: int
+    text: str
+
+
+class DocumentDetail(DocumentOut):
+    """GET /v1/documents/{id}: the document and its chunks in reading order."""
+
+    chunks: list[ChunkOut]
+
+
+class DeletedDocument(BaseModel):
+    """DELETE /v1/documents/{id}: what was removed."""
+
+    document_id: str
+    deleted_chunks: int
