@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import document_error_responses, install_error_handlers
-from api.routes import ask, health, search
+from api.routes import ask, documents, health, search
 from api.security import install_security
 from api.wiring import Services, open_services
 from rag.settings import Settings
@@ -26,7 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_security(app, settings)
 
-    for module in (health, ask, search):
+    for module in (health, ask, search, documents):
         app.include_router(module.router)
     document_error_responses(app)
     return app

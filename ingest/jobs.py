@@ -64,6 +64,8 @@ class Upload:
     filename: str
     path: Path
     declared_type: str | None = None
+    error: InvalidInput | None = None
+    """Why the file was refused while it was received (over the size limit), if it was."""
 
 
 def _now() -> str:
@@ -154,13 +156,16 @@ class JobRunner:
     async def accept(self, uploads: list[Upload]) -> list[tuple[Job, InvalidInput | None]]:
         """Check each upload and queue the good ones; refused ones become failed jobs.
 
-        A file refused (empty, unknown or lying type, encrypted or broken PDF, zip bomb, or a
-        duplicate in the same upload) does not stop the others.
+        A file refused (too large, empty, unknown or lying type, encrypted or broken PDF, zip
+        bomb, or a duplicate in the same upload) does not stop the others. Returns each
+        upload's job, in order, with the reason it was refused.
         """
         accepted: list[tuple[Job, InvalidInput | None]] = []
         seen: dict[str, str] = {}
         for upload in uploads:
             try:
+                if upload.error is not None:
+                    raise upload.error
                 document_id = await asyncio.to_thread(self._check, upload)
                 if document_id in seen or upload.filename in seen.values():
                     first = seen.get(document_id, upload.filename)
