@@ -74,7 +74,8 @@ def test_off_sends_no_cache_control_and_reads_nothing(
         assert answer["answer_cached"] is False
     assert len(monitor.bodies) == 2
     assert all(b"cache_control" not in body for body in monitor.bodies)
-    assert all(b"temperature" not in body and b"top_p" not in body for body in monitor.bodies)
+    sent = [json.loads(body) for body in monitor.bodies]
+    assert all(not {"temperature", "top_p", "top_k"} & set(body) for body in sent)
 
 
 def test_every_call_opts_in_to_cache_diagnostics_naming_the_previous_response(
