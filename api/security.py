@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from contextvars import ContextVar
+from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from starlette.datastructures import Headers, MutableHeaders
@@ -161,9 +162,47 @@ def _response_headers(path: str, request_id: str) -> dict[str, str]:
     return headers
 
 
+# Request fields (SPEC section 9 names) whose bound is a setting: (JSON Schema keyword, setting).
+_LIMITED_FIELDS = {
+    "question": ("maxLength", "max_question_chars"),
+    "query": ("maxLength", "max_question_chars"),
+    "top_k": ("maximum", "max_top_k"),
+    "max_tokens": ("maximum", "max_answer_tokens_limit"),
+}
+
+
+def document_limits(app: FastAPI, settings: Settings) -> None:
+    """Publish the configured limits in the OpenAPI document, where clients and fuzzers see them."""
+    build = app.openapi
+    annotated: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        if not annotated or annotated[0] is not schema:
+            for name, model in schema.get("components", {}).get("schemas", {}).items():
+                if name.endswith("Request"):
+                    _bound_fields(model, settings)
+            annotated[:] = [schema]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _bound_fields(model: dict[str, Any], settings: Settings) -> None:
+    for field, field_schema in model.get("properties", {}).items():
+        if field not in _LIMITED_FIELDS:
+            continue
+        keyword, setting = _LIMITED_FIELDS[field]
+        # A nullable field is an anyOf; the bound belongs on the non-null branch.
+        for branch in field_schema.get("anyOf", [field_schema]):
+            if branch.get("type") in ("string", "integer"):
+                branch[keyword] = min(branch.get(keyword, 1 << 62), getattr(settings, setting))
+
+
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Add the perimeter middleware, CORS when origins are configured, and the stream limiter."""
     install_stream_limiter(app, settings)
+    document_limits(app, settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
