@@ -38,6 +38,7 @@ from rag.pricing import PriceTable, default_price_table
 from rag.types import CallRecord
 
 __all__ = [
+    "GROUP_NAMES",
     "LatencyHistogram",
     "LayerStats",
     "Ledger",
@@ -47,6 +48,7 @@ __all__ = [
     "TimelinePoint",
     "Totals",
     "WastedWrites",
+    "database_url",
 ]
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"

@@ -1,0 +1,149 @@
+"""The savings ledger as JSON: the summary, the recorded calls, and the dashboard's insights.
+
+Handlers are plain functions: FastAPI runs them in its thread pool, where the ledger's
+database calls may block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.deps import ServicesDep, ViewerCaller
+from api.schemas import (
+    LayerUsage,
+    LedgerEntry,
+    MissReasonUsage,
+    TimelinePoint,
+    UsageInsights,
+    UsageRequests,
+    UsageSummary,
+    UsageTotals,
+    WastedWrites,
+)
+from rag.errors import InvalidInput
+from rag.ledger import GROUP_NAMES, Totals
+
+router = APIRouter(prefix="/v1/usage", tags=["usage"])
+
+Since = Annotated[
+    datetime | None, Query(description="Only calls started at or after this time (ISO 8601).")
+]
+Until = Annotated[datetime | None, Query(description="Only calls started before this time.")]
+_MAX_PAGE = 200
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _period(since: datetime | None, until: datetime | None) -> tuple[datetime | None, ...]:
+    since, until = _utc(since), _utc(until)
+    if since and until and since >= until:
+        raise InvalidInput("since must be earlier than until")
+    return since, until
+
+
+def _totals(totals: Totals) -> UsageTotals:
+    return UsageTotals(**totals.as_dict())
+
+
+@router.get("/summary", summary="What Claude calls cost and what caching saved")
+def summary(
+    caller: ViewerCaller,
+    services: ServicesDep,
+    since: Since = None,
+    until: Until = None,
+    group_by: Annotated[
+        str,
+        Query(description="Comma-separated groupings among feature, model, day, layer."),
+    ] = "feature,model",
+) -> UsageSummary:
+    since, until = _period(since, until)
+    groups = [name.strip() for name in group_by.split(",") if name.strip()]
+    unknown = sorted(set(groups) - set(GROUP_NAMES))
+    if unknown:
+        raise InvalidInput(f"unknown group_by {', '.join(unknown)}; use {', '.join(GROUP_NAMES)}")
+    result = services.ledger.summary(since, until, {"feature", "model", *groups})
+
+    def group(name: str) -> dict[str, UsageTotals] | None:
+        if name not in result.groups:
+            return None
+        return {key: _totals(sums) for key, sums in result.groups[name].items()}
+
+    return UsageSummary(
+        **_totals(result.totals).model_dump(),
+        since=since,
+        until=until,
+        offline=services.settings.offline,
+        wasted_writes=WastedWrites(**asdict(result.wasted_writes)),
+        by_feature=group("feature") or {},
+        by_model=group("model") or {},
+        by_day=group("day") if "day" in groups else None,
+        by_layer=group("layer") if "layer" in groups else None,
+    )
+
+
+@router.get("/requests", summary="Recorded Claude calls, newest or most expensive first")
+def requests(
+    caller: ViewerCaller,
+    services: ServicesDep,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, Query(ge=1, le=_MAX_PAGE, description="Calls per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Calls to skip.")] = 0,
+    order: Annotated[
+        Literal["recent", "cost"], Query(description="`recent` first or most `cost` first.")
+    ] = "recent",
+    feature: Annotated[str | None, Query(description="Only this feature.")] = None,
+    model: Annotated[str | None, Query(description="Only this model.")] = None,
+) -> UsageRequests:
+    since, until = _period(since, until)
+    rows, total = services.ledger.requests(
+        limit=limit,
+        offset=offset,
+        since=since,
+        until=until,
+        feature=feature,
+        model=model,
+        most_expensive=order == "cost",
+    )
+    return UsageRequests(
+        requests=[LedgerEntry(**row.as_dict()) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=offset + len(rows) if offset + len(rows) < total else None,
+    )
+
+
+@router.get("/insights", summary="Hit rate per layer, cache-miss reasons, spend over time")
+def insights(
+    caller: ViewerCaller,
+    services: ServicesDep,
+    since: Since = None,
+    until: Until = None,
+    bucket_seconds: Annotated[
+        int | None,
+        Query(ge=60, le=30 * 86_400, description="Timeline bucket; default sized to the period."),
+    ] = None,
+) -> UsageInsights:
+    since, until = _period(since, until)
+    ledger = services.ledger
+    bucket, points = ledger.timeline(since, until, bucket_seconds)
+    return UsageInsights(
+        since=since,
+        until=until,
+        layers=[
+            LayerUsage(**asdict(stats), hit_rate=stats.hit_rate)
+            for stats in ledger.layer_stats(since, until)
+        ],
+        miss_reasons=[MissReasonUsage(**asdict(m)) for m in ledger.miss_reasons(since, until)],
+        bucket_seconds=bucket,
+        timeline=[TimelinePoint(**asdict(point)) for point in points],
+    )
