@@ -84,9 +84,18 @@ def search(query: str, top_k: Annotated[int, typer.Option(help="How many chunks.
 
 
 @app.command()
-def usage() -> None:
-    """Show what caching saved."""
-    _not_built("usage")
+def usage(
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Only the last DAYS days; default all time.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Show what caching saved: spend, savings, wasted writes, by feature, model and layer."""
+    from rich.console import Console
+
+    from api.usage_cli import run_usage
+
+    raise typer.Exit(run_usage(_settings(), days, as_json, Console()))
 
 
 @app.command()

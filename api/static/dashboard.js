@@ -102,10 +102,13 @@
     const groupRows = (group) => Object.entries(group)
       .sort((a, b) => b[1].cost_usd - a[1].cost_usd)
       .map(([name, sums]) => [name, sums]);
-    const columns = ([name, sums]) => [
-      [name], [count(sums.calls), "num"], [money(sums.cost_usd), "num"],
-      [money(sums.saved_usd), "num " + signClass(sums.saved_usd)],
-    ];
+    const columns = ([name, sums]) => {
+      const priced = sums.unpriced_calls < sums.calls;
+      return [
+        [name], [count(sums.calls), "num"], [priced ? money(sums.cost_usd) : "unpriced", "num"],
+        [priced ? money(sums.saved_usd) : "unpriced", "num " + signClass(sums.saved_usd)],
+      ];
+    };
     fillTable("by-feature", groupRows(summary.by_feature), columns);
     fillTable("by-model", groupRows(summary.by_model), columns);
     const unpriced = $("unpriced");
