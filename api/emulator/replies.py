@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,9 +12,9 @@ from api.emulator.instances import Hints, instance_for
 from api.emulator.models import ModelSpec
 from api.emulator.options import is_custom_tool
 from api.emulator.prompt import text_blocks
+from api.emulator.thinking import thinking_block, thinking_mode
 from api.emulator.tokens import count_text
 
-_SIGNATURE_KEY = b"strata-emulator-thinking"
 _GENERIC_VERBS = frozenset({"get", "fetch", "run", "call", "make", "lookup", "use", "tool"})
 
 
@@ -29,46 +27,6 @@ class Reply:
     stop_sequence: str | None = None
     output_tokens: int = 0
     thinking_tokens: int = 0
-
-
-def sign_thinking(thinking: str) -> str:
-    """The opaque signature a thinking block carries; it proves the text was not edited."""
-    digest = hashlib.sha256(_SIGNATURE_KEY + thinking.encode()).digest()
-    return base64.b64encode(b"EmuSig1" + digest).decode()
-
-
-def _thinking_mode(body: dict[str, Any], model: ModelSpec) -> str | None:
-    thinking = body.get("thinking") or {}
-    kind = thinking.get("type")
-    if kind is None and model.thinks_by_default:
-        kind = "adaptive"
-    effort = (body.get("output_config") or {}).get("effort") or model.default_effort
-    # At low effort adaptive thinking may be skipped; the emulator always skips it there.
-    if kind == "adaptive" and effort == "low":
-        return None
-    return kind if kind in ("enabled", "adaptive") else None
-
-
-def _thinking_block(body: dict[str, Any], model: ModelSpec, found: Answer) -> dict[str, Any]:
-    thinking = body.get("thinking") or {}
-    budget = thinking.get("budget_tokens") or 2048
-    text = f"The question is: {found.question.strip() or 'not stated'}. "
-    if found.sentences:
-        text += "The most relevant passages say: " + " ".join(s.text for s in found.sentences)
-    else:
-        text += "Nothing in the supplied material addresses it directly."
-    words = text.split(" ")
-    while count_text(" ".join(words)) > budget and len(words) > 1:
-        words.pop()
-    text = " ".join(words)
-    display = thinking.get("display") or ("omitted" if model.thinks_by_default else "summarized")
-    shown = "" if display == "omitted" else text
-    return {
-        "type": "thinking",
-        "thinking": shown,
-        "signature": sign_thinking(text),
-        "_tokens": count_text(text),
-    }
 
 
 def _answers_tool_results(messages: list[dict[str, Any]]) -> bool:
@@ -126,8 +84,8 @@ def compose_reply(body: dict[str, Any], model: ModelSpec, new_tool_id: Callable[
     """Decide what the assistant says, then cut it at max_tokens or a stop sequence."""
     found = answer(body["messages"])
     blocks: list[dict[str, Any]] = []
-    if _thinking_mode(body, model):
-        blocks.append(_thinking_block(body, model, found))
+    if thinking_mode(body, model):
+        blocks.append(thinking_block(body, model, found))
     tool = _pick_tool(body, found.question)
     output_format = (body.get("output_config") or {}).get("format") or body.get("output_format")
     if tool is not None:

@@ -12,6 +12,7 @@ from api.emulator.errors import ApiError, invalid
 from api.emulator.models import ModelSpec, servable_model
 from api.emulator.options import check_options
 from api.emulator.prompt import text_blocks
+from api.emulator.thinking import sign_thinking
 
 CURRENT_VERSION = "2026-10-21"
 VERSIONS = ("2023-06-01", CURRENT_VERSION)
@@ -210,6 +211,7 @@ def _check_messages(messages: Any, model: ModelSpec, version: str) -> None:
             label = "documents" if kind == "document" else "search results"
             raise invalid(f"citations must be enabled on all or none of the {label}")
     _check_tool_pairing(messages)
+    _check_thinking_untouched(messages)
 
 
 def _check_block(
@@ -294,3 +296,18 @@ def _check_tool_pairing(messages: list[dict[str, Any]]) -> None:
                     f"blocks: {block.get('tool_use_id')}. Each `tool_result` block must have a "
                     "corresponding `tool_use` block in the previous message."
                 )
+
+
+def _check_thinking_untouched(messages: list[dict[str, Any]]) -> None:
+    latest = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
+    if latest < 0:
+        return
+    for j, block in enumerate(text_blocks(messages[latest].get("content"))):
+        if block.get("type") != "thinking" or not block.get("thinking"):
+            continue
+        if sign_thinking(str(block["thinking"])) != block.get("signature"):
+            raise invalid(
+                f"messages.{latest}.content.{j}: `thinking` or `redacted_thinking` blocks in the "
+                "latest assistant message cannot be modified. These blocks must remain as they "
+                "were in the original response."
+            )
