@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.emulator.batches import BatchQueue
 from api.emulator.clock import ScaledClock
 from api.emulator.config import EmulatorConfig
 from api.emulator.errors import ApiError
@@ -22,6 +23,7 @@ from api.emulator.streaming import stream_message
 from api.emulator.wire import api_key, error_response, json_body, version
 
 ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
+BATCH_MAX_BYTES = 256 * 1024 * 1024
 
 
 class _RequestIds:
@@ -53,6 +55,7 @@ class _Routes:
     def __init__(self, config: EmulatorConfig, engine: MessagesEngine) -> None:
         self.config = config
         self.engine = engine
+        self.batches = BatchQueue(engine, config.ttft_ms / 1000, config.tokens_per_second)
 
     async def _pace(self, output_tokens: int) -> None:
         await asyncio.sleep(output_tokens / self.config.tokens_per_second)
@@ -98,6 +101,41 @@ class _Routes:
         if model is None:
             raise ApiError(404, f"model: {request.path_params['model_id']}")
         return JSONResponse(model_info(model))
+
+    async def create_batch(self, request: Request) -> Response:
+        key = api_key(request)
+        api_version = version(request)
+        body = await json_body(request, BATCH_MAX_BYTES)
+        batch = self.batches.create(key, api_version, body, str(request.base_url))
+        return JSONResponse(batch.as_json())
+
+    async def list_batches(self, request: Request) -> Response:
+        key = api_key(request)
+        version(request)
+        return JSONResponse(page_of([b.as_json() for b in self.batches.listed(key)], request))
+
+    async def get_batch(self, request: Request) -> Response:
+        key = api_key(request)
+        version(request)
+        return JSONResponse(self.batches.get(key, request.path_params["batch_id"]).as_json())
+
+    async def cancel_batch(self, request: Request) -> Response:
+        key = api_key(request)
+        version(request)
+        return JSONResponse(self.batches.cancel(key, request.path_params["batch_id"]).as_json())
+
+    async def delete_batch(self, request: Request) -> Response:
+        key = api_key(request)
+        version(request)
+        batch_id = request.path_params["batch_id"]
+        self.batches.delete(key, batch_id)
+        return JSONResponse({"id": batch_id, "type": "message_batch_deleted"})
+
+    async def batch_results(self, request: Request) -> Response:
+        key = api_key(request)
+        version(request)
+        jsonl = self.batches.results_jsonl(key, request.path_params["batch_id"])
+        return Response(jsonl, media_type="application/binary")
 
 
 def page_of(items: list[dict[str, Any]], request: Request) -> dict[str, Any]:
@@ -151,6 +189,12 @@ def create_app(config: EmulatorConfig | None = None, clock: ScaledClock | None =
         routes=[
             Route("/v1/messages", routes.create_message, methods=["POST"]),
             Route("/v1/messages/count_tokens", routes.count_tokens, methods=["POST"]),
+            Route("/v1/messages/batches", routes.create_batch, methods=["POST"]),
+            Route("/v1/messages/batches", routes.list_batches, methods=["GET"]),
+            Route("/v1/messages/batches/{batch_id}", routes.get_batch, methods=["GET"]),
+            Route("/v1/messages/batches/{batch_id}", routes.delete_batch, methods=["DELETE"]),
+            Route("/v1/messages/batches/{batch_id}/cancel", routes.cancel_batch, methods=["POST"]),
+            Route("/v1/messages/batches/{batch_id}/results", routes.batch_results, methods=["GET"]),
             Route("/v1/models", routes.list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", routes.get_model, methods=["GET"]),
         ],
