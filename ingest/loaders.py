@@ -138,7 +138,7 @@ def _open_pdf(data: bytes, name: str) -> PdfReader:
     try:
         reader = PdfReader(io.BytesIO(data))
         encrypted = reader.is_encrypted and not reader.decrypt("")
-        pages = len(reader.pages)
+        pages = 0 if encrypted else len(reader.pages)
     except Exception as exc:
         # pypdf raises many kinds of error on damaged files; each means the same to the user.
         raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -76,6 +76,7 @@ class _Prepared:
     document: Document
     chunks: list[Chunk]
     outcome: Outcome
+    index: int = 0
 
 
 def source_name(path: Path) -> str:
@@ -163,32 +164,32 @@ class IngestPipeline:
         on_file: Callable[[FileOutcome], None] | None,
     ) -> IngestReport:
         started = time.perf_counter()
-        report = IngestReport()
+        outcomes: list[tuple[int, FileOutcome]] = []
 
-        def note(outcome: FileOutcome) -> None:
-            report.files.append(outcome)
+        def note(index: int, outcome: FileOutcome) -> None:
+            outcomes.append((index, outcome))
             if on_file is not None:
                 on_file(outcome)
 
         with self._lock:
             group: list[_Prepared] = []
             seen: set[str] = set()
-            for path, source, declared_type in items:
+            for index, (path, source, declared_type) in enumerate(items):
                 try:
                     prepared = self._prepare(path, source, declared_type, seen)
                 except (InvalidInput, OSError) as exc:
-                    note(FileOutcome(source, "failed", error=str(exc)))
+                    note(index, FileOutcome(source, "failed", error=str(exc)))
                     continue
                 if isinstance(prepared, FileOutcome):
-                    note(prepared)
+                    note(index, prepared)
                     continue
-                group.append(prepared)
+                group.append(replace(prepared, index=index))
                 if sum(len(p.chunks) for p in group) >= self.group_chunks:
                     self._commit(group, note)
                     group = []
             self._commit(group, note)
-        report.seconds = time.perf_counter() - started
-        return report
+        files = [outcome for _, outcome in sorted(outcomes, key=lambda pair: pair[0])]
+        return IngestReport(files, time.perf_counter() - started)
 
     def _prepare(
         self, path: Path, source: str, declared_type: str | None, seen: set[str]
@@ -221,7 +222,7 @@ class IngestPipeline:
         )
         return _Prepared(document, chunks, "updated" if replaces else "added")
 
-    def _commit(self, group: list[_Prepared], note: Callable[[FileOutcome], None]) -> None:
+    def _commit(self, group: list[_Prepared], note: Callable[[int, FileOutcome], None]) -> None:
         if not group:
             return
         try:
@@ -243,7 +244,8 @@ class IngestPipeline:
             offset += count
             for old in retired:
                 self._purge(old)
-            note(FileOutcome(prepared.document.source, prepared.outcome, document_id, count))
+            outcome = FileOutcome(prepared.document.source, prepared.outcome, document_id, count)
+            note(prepared.index, outcome)
 
     def _embed(self, chunks: Sequence[Chunk]) -> Vectors:
         """Vectors for chunks, from the embedding cache where possible."""

@@ -254,6 +254,12 @@ class DocumentRegistry:
                 [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in vectors.items()],
             )
 
+    def cached_vector_count(self) -> int:
+        """How many embeddings the cache holds."""
+        with self._lock:
+            row = self._db.execute("SELECT count(*) FROM embeddings").fetchone()
+        return int(row[0])
+
     def ping(self) -> bool:
         """True when the database answers."""
         with self._lock:

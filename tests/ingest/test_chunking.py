@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import itertools
+
+from ingest.chunking import OVERLAP_TOKENS, chunk_document
+from ingest.loaders import load_document
+from rag.embeddings import Embedder
+from tests.ingest.conftest import SAMPLE
+
+
+def _long_markdown() -> str:
+    sentences = " ".join(
+        f"Sentence number {n} talks about owls and their habits." for n in range(300)
+    )
+    code = "\n".join(f"value_{n} = compute({n})" for n in range(20))
+    short = "## Short\n\nOwls hunt at night."
+    return f"# Owls\n\n{short}\n\n## Long\n\n{sentences}\n\n```python\n{code}\n```\n"
+
+
+def test_no_chunk_exceeds_the_model_window_with_its_heading_path(embedder: Embedder) -> None:
+    documents = [load_document(_long_markdown().encode(), "owls.md")] + [
+        load_document(path.read_bytes(), path.name) for path in sorted(SAMPLE.iterdir())
+    ]
+
+    for document in documents:
+        chunks = chunk_document(document, embedder)
+        assert chunks
+        longest = max(embedder.count_tokens(c.embedding_text) for c in chunks)
+        assert longest <= embedder.max_text_tokens == embedder.window_tokens - 2
+
+
+def test_chunks_map_back_to_the_document_text_by_char_span(embedder: Embedder) -> None:
+    document = load_document((SAMPLE / "python-sequences.md").read_bytes(), "seq.md")
+    text = document.text
+
+    chunks = chunk_document(document, embedder)
+
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+    for chunk in chunks:
+        assert text[chunk.char_start : chunk.char_end] == chunk.text
+        assert chunk.document_id == document.document_id
+        assert chunk.source == "seq.md"
+        assert chunk.title == "Python sequence types"
+        assert chunk.chunk_id == f"{document.document_id}:{chunk.position}"
+
+
+def test_the_heading_path_is_part_of_what_is_embedded(embedder: Embedder) -> None:
+    document = load_document(_long_markdown().encode(), "owls.md")
+
+    short = next(c for c in chunk_document(document, embedder) if "hunt at night" in c.text)
+
+    assert short.heading_path == ("Owls", "Short")
+    assert short.embedding_text == "Owls > Short\n\nOwls hunt at night."
+
+
+def test_blocks_that_fit_stay_whole_and_only_forced_splits_overlap(embedder: Embedder) -> None:
+    document = load_document(_long_markdown().encode(), "owls.md")
+    chunks = chunk_document(document, embedder)
+
+    code = [c for c in chunks if "value_0 =" in c.text]
+    assert len(code) == 1
+    assert code[0].text.startswith("```python")
+    assert code[0].text.endswith("```")
+    long_pieces = [c for c in chunks if c.heading_path == ("Owls", "Long") and "```" not in c.text]
+    assert len(long_pieces) > 2
+    for before, after in itertools.pairwise(long_pieces):
+        overlap = before.char_end - after.char_start
+        assert overlap > 0
+        assert embedder.count_tokens(document.text[after.char_start : before.char_end]) <= (
+            OVERLAP_TOKENS
+        )
+    unforced = [c for c in chunks if c.heading_path != ("Owls", "Long")]
+    for before, after in itertools.pairwise(unforced):
+        assert before.char_end <= after.char_start
+
+
+def test_a_forced_split_prefers_sentence_ends(embedder: Embedder) -> None:
+    document = load_document(_long_markdown().encode(), "owls.md")
+
+    pieces = [c for c in chunk_document(document, embedder) if c.heading_path == ("Owls", "Long")]
+
+    assert all(p.text.rstrip().endswith((".", "```")) for p in pieces)

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import pytest
+
+from ingest.loaders import check_document, load_document
+from rag.errors import DocumentTooLarge, EmptyDocument, UnsupportedDocument
+from tests.ingest.conftest import (
+    SAMPLE,
+    docx_bytes,
+    encrypted_pdf_bytes,
+    pdf_bytes,
+    zip_bomb_docx_bytes,
+)
+
+
+def test_markdown_keeps_heading_paths_and_code_blocks_whole() -> None:
+    text = (
+        "# Guide\n\nIntro.\n\n## Lists\n\nLists change.\n\n"
+        "```python\nitems = [3, 1]\n\nitems.reverse()\n```\n\n### Sorting\n\nUse sorted().\n"
+    )
+    document = load_document(text.encode(), "guide.md")
+
+    assert document.title == "Guide"
+    assert document.media_type == "text/markdown"
+    assert [(s.heading_path, s.kind) for s in document.sections] == [
+        (("Guide",), "text"),
+        (("Guide", "Lists"), "text"),
+        (("Guide", "Lists"), "code"),
+        (("Guide", "Lists", "Sorting"), "text"),
+    ]
+    assert document.sections[2].text == "```python\nitems = [3, 1]\n\nitems.reverse()\n```"
+
+
+def test_html_takes_its_title_and_headings_and_drops_scripts() -> None:
+    html = (
+        b"<html><head><title>Owl facts</title><script>var tracking = 1;</script></head>"
+        b"<body><h1>Owls</h1><p>Owls hunt at night.</p><h2>Barn owl</h2><p>White face.</p>"
+        b"</body></html>"
+    )
+    document = load_document(html, "owls.html")
+
+    assert document.title == "Owl facts"
+    assert ("Owls", "Barn owl") in {s.heading_path for s in document.sections}
+    assert "tracking" not in document.text
+    assert "Owls hunt at night." in document.text
+
+
+def test_pdf_sections_keep_their_page_numbers() -> None:
+    data = pdf_bytes(
+        [[("Heading1", "First page"), ("BodyText", "Alpha text.")], [("BodyText", "Beta text.")]],
+        title="Two pages",
+    )
+    document = load_document(data, "two.pdf")
+
+    assert document.title == "Two pages"
+    pages = {s.page for s in document.sections if "Beta" in s.text}
+    assert pages == {2}
+    assert any(s.page == 1 and "Alpha" in s.text for s in document.sections)
+
+
+def test_docx_headings_lists_and_tables_become_sections() -> None:
+    document = load_document(docx_bytes(), "owls.docx")
+
+    assert document.title == "Field guide to owls"
+    by_text = {s.text: s for s in document.sections}
+    assert by_text["- Eats voles\n- Nests in barns"].heading_path == ("Owls", "Barn owl")
+    assert by_text["- Eats voles\n- Nests in barns"].kind == "list"
+    assert "Species | Wingspan\nBarn owl | 85 cm" in by_text
+
+
+def test_plain_text_title_is_its_first_line() -> None:
+    document = load_document((SAMPLE / "zen-of-python.txt").read_bytes(), "zen.txt")
+
+    assert document.title == "The Zen of Python, by Tim Peters"
+    assert "Simple is better than complex." in document.text
+
+
+def test_the_same_bytes_get_the_same_document_id_whatever_the_name() -> None:
+    data = b"Same content."
+    assert load_document(data, "a.txt").document_id == load_document(data, "b.txt").document_id
+    assert load_document(data, "a.txt").document_id != load_document(b"Other.", "a.txt").document_id
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "error", "message"),
+    [
+        (b"", "empty.txt", EmptyDocument, "empty"),
+        (b"   \n\n  ", "blank.md", EmptyDocument, "empty"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 32, "photo.png", UnsupportedDocument, "vision"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 32, "scan.pdf", UnsupportedDocument, "vision"),
+        (b"RIFF\0\0\0\0WEBPVP8 ", "pic.webp", UnsupportedDocument, "vision"),
+        (b"GIF89a" + b"\0" * 16, "anim.gif", UnsupportedDocument, "vision"),
+        (b"Just some words.", "report.pdf", UnsupportedDocument, "its bytes are text"),
+        (b"%PDF-1.7 not really", "notes.txt", UnsupportedDocument, "its bytes are a PDF"),
+        (b"Plain words.", "notes.exe", UnsupportedDocument, ".exe files are not supported"),
+        (b"\0\1\2\3binary", "blob", UnsupportedDocument, "binary file"),
+        (b"%PDF-1.4\n%garbage that is no PDF at all", "broken.pdf", UnsupportedDocument, "PDF"),
+        (b"PK\x03\x04 not a zip", "broken.docx", UnsupportedDocument, "Word"),
+    ],
+)
+def test_bad_files_are_refused_with_a_reason(
+    data: bytes, name: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        check_document(data, name)
+    with pytest.raises(error, match=message):
+        load_document(data, name)
+
+
+def test_a_declared_content_type_that_contradicts_the_bytes_is_refused() -> None:
+    with pytest.raises(UnsupportedDocument, match="claims to be application/pdf"):
+        check_document(b"Words, not a PDF.", "upload", declared_type="application/pdf")
+
+
+def test_an_encrypted_pdf_is_refused_and_says_why() -> None:
+    with pytest.raises(UnsupportedDocument, match="encrypted PDF"):
+        check_document(encrypted_pdf_bytes(), "locked.pdf")
+
+
+def test_a_docx_zip_bomb_is_refused_before_anything_is_inflated() -> None:
+    bomb = zip_bomb_docx_bytes()
+    assert len(bomb) < 1_000_000
+
+    with pytest.raises(DocumentTooLarge, match="zip bomb"):
+        check_document(bomb, "bomb.docx", max_unpacked_bytes=200_000_000)
+    with pytest.raises(DocumentTooLarge, match="unpack"):
+        check_document(docx_bytes(), "small.docx", max_unpacked_bytes=10_000)
