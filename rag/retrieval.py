@@ -78,14 +78,16 @@ class Retriever:
 
     async def search(self, query: str, top_k: int) -> list[RetrievedChunk]:
         """The top_k chunks for query, best first."""
-        vector = await self._embedder.aembed_query(query)
         if not self.hybrid:
+            vector = await self._embedder.aembed_query(query)
             return await asyncio.to_thread(self._store.nearest, vector, top_k)
         wide = top_k * _CANDIDATES_PER_RESULT
         lexical = await self._lexical_index()
-        dense, words = await asyncio.to_thread(
-            lambda: (self._store.nearest(vector, wide), lexical.search(query, wide))
+        # The lexical search needs no vector: it runs on the second core while the query embeds.
+        vector, words = await asyncio.gather(
+            self._embedder.aembed_query(query), asyncio.to_thread(lexical.search, query, wide)
         )
+        dense = await asyncio.to_thread(self._store.nearest, vector, wide)
         return fuse([[r.chunk for r in dense], words])[:top_k]
 
     async def retrieve(self, query: str, top_k: int) -> list[RetrievedChunk]:
