@@ -16,6 +16,7 @@ from api.emulator.batches import BatchQueue
 from api.emulator.clock import ScaledClock
 from api.emulator.config import EmulatorConfig
 from api.emulator.errors import ApiError
+from api.emulator.faults import FaultInjector, fault_error
 from api.emulator.ids import IdFactory
 from api.emulator.messages import MessagesEngine
 from api.emulator.models import MODELS, find_model, model_info
@@ -38,7 +39,10 @@ class _RequestIds:
             await self._app(scope, receive, send)
             return
         rid = self._ids.request()
-        scope.setdefault("state", {})["request_id"] = rid
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        # uvicorn binds send to the request cycle; its transport is what `disconnect` closes.
+        state["transport"] = getattr(getattr(send, "__self__", None), "transport", None)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -65,14 +69,18 @@ class _Routes:
         api_version = version(request)
         body = await json_body(request, self.config.max_request_bytes)
         prepared = self.engine.prepare(body, api_version, key)
+        midstream = request.scope["state"].get("fault") == "midstream_error"
         if body.get("stream"):
             events = stream_message(
                 prepared.message,
                 on_begin=lambda: self.engine.begin(prepared),
                 ttft_seconds=self.config.ttft_ms / 1000,
                 tokens_per_second=self.config.tokens_per_second,
+                fail_midstream=midstream,
             )
             return StreamingResponse(events, media_type="text/event-stream")
+        if midstream:
+            raise fault_error("midstream_error")
         await asyncio.sleep(self.config.ttft_ms / 1000)
         self.engine.begin(prepared)
         await self._pace(prepared.usage["output_tokens"])
@@ -200,4 +208,4 @@ def create_app(config: EmulatorConfig | None = None, clock: ScaledClock | None =
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
-    return _RequestIds(app, ids)
+    return _RequestIds(FaultInjector(app, config.fault_rate, config.seed), ids)
