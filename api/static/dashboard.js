@@ -62,6 +62,7 @@
     const td = document.createElement("td");
     td.textContent = text;
     if (className) td.className = className;
+    if (className === "mono") td.title = text;
     row.appendChild(td);
     return td;
   }

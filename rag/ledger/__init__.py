@@ -217,11 +217,10 @@ def _now_ms() -> int:
 
 
 def _bucket_for(connection: Connection, since: datetime | None, until: datetime | None) -> int:
-    first_ms = (
-        epoch_ms(since)
-        if since
-        else connection.execute(select(func.min(calls.c.started_epoch_ms))).scalar()
-    )
+    """Buckets sized to the span the data covers: minutes for a fresh ledger, days for months."""
+    first_ms = connection.execute(select(func.min(calls.c.started_epoch_ms))).scalar()
+    if since is not None:
+        first_ms = max(first_ms or 0, epoch_ms(since))
     span_s = ((epoch_ms(until) if until else _now_ms()) - (first_ms or _now_ms())) / 1000
     if span_s <= 6 * 3600:
         return 300

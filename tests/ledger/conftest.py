@@ -10,20 +10,21 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
-from api.app import create_app
-from api.emulator import EmulatorConfig
-from api.emulator import create_app as create_emulator
-from api.serving import free_port, serve_in_thread
-from rag.embeddings import Embedder
+from api.serving import free_port
 from rag.ledger import Ledger, database_url
-from rag.settings import Settings
-from rag.store import ChunkStore
-from rag.types import Chunk
-from tests.ledger.usage_fixtures import EmulatorTap
+from tests.ledger.usage_fixtures import (  # noqa: F401 (fixtures)
+    api_keys,
+    client,
+    corpus_home,
+    embedder,
+    emulator_url,
+    strata_settings,
+    strata_url,
+    tap,
+)
 
 
 def _postgres_bin() -> Path:
@@ -100,90 +101,3 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
     opened = Ledger.open(ledger_url)
     yield opened
     opened.close()
-
-
-PARAGRAPHS = {
-    "lighthouses": [
-        "The Fresnel lens, invented by Augustin-Jean Fresnel in 1822, lets a lighthouse project "
-        "its beam over twenty nautical miles using concentric rings of glass prisms.",
-        "Lighthouse keepers trimmed wicks, wound the clockwork that turned the lens and kept a "
-        "log of passing ships, the weather and every hour the light was lit.",
-    ],
-    "bees": [
-        "Bees make honey by evaporating nectar until its water content falls below about "
-        "eighteen percent, then cap the cells with wax.",
-        "Worker bees perform a waggle dance to tell their sisters the direction and distance "
-        "of flowers, relative to the position of the sun.",
-    ],
-}
-
-
-def sample_chunks() -> list[Chunk]:
-    chunks = []
-    for document, paragraphs in PARAGRAPHS.items():
-        for position, text in enumerate(paragraphs):
-            # Repeated so the documents layer is over every model's minimum cacheable length.
-            body = " ".join([text] * 6)
-            chunks.append(
-                Chunk(
-                    chunk_id=f"{document}-{position}",
-                    document_id=document,
-                    source=f"{document}.md",
-                    title=document.title(),
-                    text=body,
-                    heading_path=(),
-                    position=position,
-                    char_start=0,
-                    char_end=len(body),
-                )
-            )
-    return chunks
-
-
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return Embedder().load()
-
-
-@pytest.fixture
-def corpus_home(tmp_path: Path, embedder: Embedder) -> Path:
-    """A state directory whose store holds the sample chunks."""
-    home = tmp_path / "home"
-    store = ChunkStore.open(home)
-    chunks = sample_chunks()
-    store.upsert(chunks, embedder.embed_texts([c.text for c in chunks]))
-    store.close()
-    return home
-
-
-@pytest.fixture
-def tap() -> EmulatorTap:
-    return EmulatorTap(create_emulator(EmulatorConfig()))
-
-
-@pytest.fixture
-def emulator_url(tap: EmulatorTap) -> Iterator[str]:
-    with serve_in_thread(tap) as url:
-        yield url
-
-
-@pytest.fixture
-def strata_settings(corpus_home: Path, emulator_url: str) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        home=corpus_home,
-        anthropic_base_url=emulator_url,
-        max_streams_per_key=256,
-        _env_file=None,
-    )
-
-
-@pytest.fixture
-def strata_url(strata_settings: Settings) -> Iterator[str]:
-    with serve_in_thread(create_app(strata_settings)) as url:
-        yield url
-
-
-@pytest.fixture
-def client(strata_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=strata_url, timeout=60) as http:
-        yield http

@@ -1,10 +1,27 @@
-"""A tap on the emulator's wire: the usage each /v1/messages response reported, as sent."""
+"""The app over real HTTP against a tapped emulator, on a small indexed corpus.
+
+The tap reads the usage each /v1/messages response reported, as sent on the wire.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.emulator import EmulatorConfig
+from api.emulator import create_app as create_emulator
+from api.serving import serve_in_thread
+from rag.embeddings import Embedder
+from rag.settings import Settings
+from rag.store import ChunkStore
+from rag.types import Chunk
 
 
 class EmulatorTap:
@@ -79,3 +96,97 @@ class EmulatorTap:
             "cache_read_input_tokens": usage.get("cache_read_input_tokens") or 0,
             "output_tokens": usage["output_tokens"],
         }
+
+
+PARAGRAPHS = {
+    "lighthouses": [
+        "The Fresnel lens, invented by Augustin-Jean Fresnel in 1822, lets a lighthouse project "
+        "its beam over twenty nautical miles using concentric rings of glass prisms.",
+        "Lighthouse keepers trimmed wicks, wound the clockwork that turned the lens and kept a "
+        "log of passing ships, the weather and every hour the light was lit.",
+    ],
+    "bees": [
+        "Bees make honey by evaporating nectar until its water content falls below about "
+        "eighteen percent, then cap the cells with wax.",
+        "Worker bees perform a waggle dance to tell their sisters the direction and distance "
+        "of flowers, relative to the position of the sun.",
+    ],
+}
+
+
+def sample_chunks() -> list[Chunk]:
+    chunks = []
+    for document, paragraphs in PARAGRAPHS.items():
+        for position, text in enumerate(paragraphs):
+            # Repeated so the documents layer is over every model's minimum cacheable length.
+            body = " ".join([text] * 6)
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{document}-{position}",
+                    document_id=document,
+                    source=f"{document}.md",
+                    title=document.title(),
+                    text=body,
+                    heading_path=(),
+                    position=position,
+                    char_start=0,
+                    char_end=len(body),
+                )
+            )
+    return chunks
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder().load()
+
+
+@pytest.fixture
+def corpus_home(tmp_path: Path, embedder: Embedder) -> Path:
+    """A state directory whose store holds the sample chunks."""
+    home = tmp_path / "home"
+    store = ChunkStore.open(home)
+    chunks = sample_chunks()
+    store.upsert(chunks, embedder.embed_texts([c.text for c in chunks]))
+    store.close()
+    return home
+
+
+@pytest.fixture
+def tap() -> EmulatorTap:
+    return EmulatorTap(create_emulator(EmulatorConfig()))
+
+
+@pytest.fixture
+def emulator_url(tap: EmulatorTap) -> Iterator[str]:
+    with serve_in_thread(tap) as url:
+        yield url
+
+
+@pytest.fixture
+def api_keys() -> str:
+    """STRATA_API_KEYS for the app; empty: no keys (loopback only)."""
+    return ""
+
+
+@pytest.fixture
+def strata_settings(corpus_home: Path, emulator_url: str, api_keys: str) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        home=corpus_home,
+        anthropic_base_url=emulator_url,
+        max_streams_per_key=256,
+        api_keys=api_keys,
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def strata_url(strata_settings: Settings) -> Iterator[str]:
+    with serve_in_thread(create_app(strata_settings)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(strata_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=strata_url, timeout=60) as http:
+        yield http
