@@ -181,8 +181,8 @@ def test_time_scale_runs_the_cache_clock_faster(api_key: str) -> None:
     fast = ScaledClock(time_scale=3000)
     with serve_in_thread(create_app(EmulatorConfig(time_scale=3000), clock=fast)) as url:
         sdk = anthropic.Anthropic(base_url=url, api_key=api_key, max_retries=0)
-        written_at = fast.now()
         _ask(sdk)
+        written_at = fast.now()  # the entry was written before this moment
         waited = threading.Event()
         while fast.now() < written_at + 301:
             waited.wait(0.01)
