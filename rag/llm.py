@@ -167,13 +167,14 @@ class Claude:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        hinted = _retry_after_seconds(exc)
+        hinted = retry_after_seconds(exc)
         if hinted is not None:
             return min(hinted, self._max_wait_seconds)
         return float(self._backoff(state))
 
 
-def _retry_after_seconds(exc: BaseException | None) -> float | None:
+def retry_after_seconds(exc: BaseException | None) -> float | None:
+    """The wait a 429 or 5xx asks for: retry-after-ms, else retry-after in seconds."""
     if not isinstance(exc, anthropic.APIStatusError):
         return None
     headers = exc.response.headers

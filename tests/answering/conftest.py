@@ -99,8 +99,11 @@ def corpus_home(tmp_path: Path, embedder: Embedder) -> Path:
 class UpstreamMonitor:
     """Watches the emulator's /v1/messages exchanges: bodies received and how each ended."""
 
+    requests: int = 0
     bodies: list[bytes] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
+    # Faults for the emulator to produce on the next requests, in order (x-emulator-fault).
+    faults: list[str] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     def wait_for_outcomes(self, count: int, timeout: float = 20) -> list[str]:
@@ -109,15 +112,37 @@ class UpstreamMonitor:
             return list(self.outcomes)
 
 
+class _Sender:
+    """Passes messages on and notes whether the response body was sent to its end."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self.finished = False
+        # The emulator drops a connection through uvicorn's transport, found as send.__self__.
+        self.transport = getattr(getattr(send, "__self__", None), "transport", None)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            self.finished = True
+        await self._send(message)
+
+
 def _monitored(app: Any, monitor: UpstreamMonitor) -> Any:
-    """The emulator app, with each Messages exchange's request body and ending recorded."""
+    """The emulator app, with each Messages exchange's body and ending recorded.
+
+    Faults queued on the monitor are asked of the emulator by its own x-emulator-fault header,
+    one request at a time, so a test can fail a first attempt and let the retry through.
+    """
 
     async def wrapper(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != "/v1/messages":
             await app(scope, receive, send)
             return
+        monitor.requests += 1
         body = bytearray()
-        finished = False
+        if monitor.faults:
+            fault = monitor.faults.pop(0).encode()
+            scope = {**scope, "headers": [*scope["headers"], (b"x-emulator-fault", fault)]}
 
         async def receiving() -> Any:
             message = await receive()
@@ -127,17 +152,12 @@ def _monitored(app: Any, monitor: UpstreamMonitor) -> Any:
                     monitor.bodies.append(bytes(body))
             return message
 
-        async def sending(message: dict[str, Any]) -> None:
-            nonlocal finished
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                finished = True
-            await send(message)
-
+        sender = _Sender(send)
         try:
-            await app(scope, receiving, sending)
+            await app(scope, receiving, sender.send)
         finally:
             with monitor.changed:
-                monitor.outcomes.append("completed" if finished else "cut")
+                monitor.outcomes.append("completed" if sender.finished else "cut")
                 monitor.changed.notify_all()
 
     return wrapper

@@ -32,7 +32,8 @@ def test_answer_streams_retrieval_deltas_citations_usage_done(client: httpx.Clie
     assert retrieval["conversation_id"].startswith("conv_")
     assert any(s["source"] == "lighthouses.md" for s in retrieval["sources"])
     citations = [data for name, data in events if name == "citation"]
-    assert citations and all(c["cited_text"] and c["source"].endswith(".md") for c in citations)
+    assert citations
+    assert all(c["cited_text"] and c["source"].endswith(".md") for c in citations)
     usage = events[-2][1]
     assert set(usage) >= {
         "input_tokens",
@@ -56,9 +57,9 @@ def test_first_ask_writes_the_cache_and_another_question_on_the_same_chunks_read
     second = ask_json(client, "How often are bees fed in winter?", top_k=12)
     assert {s["chunk_id"] for s in first["sources"]} == {s["chunk_id"] for s in second["sources"]}
     assert first["usage"]["cache_creation_input_tokens"] > 0
-    assert second["usage"]["cache_read_input_tokens"] >= first["usage"][
-        "cache_creation_input_tokens"
-    ]
+    assert (
+        second["usage"]["cache_read_input_tokens"] >= first["usage"]["cache_creation_input_tokens"]
+    )
     assert second["usage"]["saved_usd"] > 0
     assert second["usage"]["cost_usd"] < first["usage"]["cost_usd"]
 
@@ -93,7 +94,8 @@ def test_follow_up_keeps_earlier_turns_and_reads_the_cache(
 ):
     first = ask_json(client, "How do bees tell each other where flowers are?")
     follow_up = ask_json(
-        client, "How do bees tell each other where flowers are, again?",
+        client,
+        "How do bees tell each other where flowers are, again?",
         conversation_id=first["conversation_id"],
     )
     assert follow_up["conversation_id"] == first["conversation_id"]
@@ -142,3 +144,26 @@ def test_search_returns_chunks_without_calling_claude(
     assert results[0]["source"] == "bees.md"
     assert "waggle" in results[0]["text"]
     assert monitor.bodies == []
+
+
+def test_failure_after_the_answer_began_ends_the_stream_with_an_error_event(
+    client: httpx.Client, monitor: UpstreamMonitor
+):
+    monitor.faults.append("midstream_error")
+    events = ask_stream(client, "How do bees make honey?")
+    names = [name for name, _ in events]
+    assert names[0] == "retrieval"
+    assert "delta" in names
+    assert names[-1] == "error"
+    assert "usage" not in names
+    assert events[-1][1]["type"] == "upstream_unavailable"
+    assert monitor.requests == 1
+
+
+def test_claude_unavailable_after_retries_is_a_503_for_a_json_answer(
+    client: httpx.Client, monitor: UpstreamMonitor
+):
+    monitor.faults.extend(["server_error"] * 10)
+    response = client.post("/v1/ask", json={"question": "What is a starter?", "stream": False})
+    assert response.status_code == 503
+    assert response.json()["error"]["type"] == "upstream_unavailable"
