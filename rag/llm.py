@@ -72,7 +72,22 @@ class CitationDelta:
     title: str | None
 
 
-ClaudeEvent = TextDelta | CitationDelta
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    """A piece of the model's visible thinking."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInput:
+    """A complete tool_use block: the tool's name and its input, parsed."""
+
+    name: str
+    input: dict[str, Any]
+
+
+ClaudeEvent = TextDelta | CitationDelta | ThinkingDelta | ToolInput
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -115,12 +130,7 @@ class Claude:
         Raises UpstreamUnavailable when transient failures outlast the retries or the stream
         breaks after it began, and UpstreamRejected when Claude refuses the request.
         """
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            reraise=True,
-        )
+        retrying = self._retrying()
         try:
             opened: _Opened = await retrying(self._open, request, meter)
             manager, stream = opened
@@ -140,6 +150,35 @@ class Claude:
             _read_snapshot(stream.current_message_snapshot, meter)
             # Shielded: when the caller is cancelled, the upstream response must still close.
             await asyncio.shield(manager.__aexit__(None, None, None))
+
+    async def count_tokens(self, request: ClaudeRequest, meter: CallMeter) -> int:
+        """The whole prompt's input tokens by the count endpoint; nothing is generated.
+
+        Retried like any call; max_tokens and diagnostics are not part of a count.
+        """
+        try:
+            counted: int = await self._retrying()(self._count, request, meter)
+        except (anthropic.APIError, httpx2.TransportError) as exc:
+            raise _translated(exc, meter.attempts) from exc
+        return counted
+
+    async def _count(self, request: ClaudeRequest, meter: CallMeter) -> int:
+        meter.attempts += 1
+        response = await self._client.messages.with_raw_response.count_tokens(
+            model=request.model,
+            extra_headers=dict(request.extra_headers) or None,
+            **request.prompt,
+        )
+        meter.request_id = response.request_id
+        return (await response.parse()).input_tokens
+
+    def _retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            reraise=True,
+        )
 
     async def _open(self, request: ClaudeRequest, meter: CallMeter) -> _Opened:
         """Send the request and read up to message_start; retried as a whole."""
@@ -194,6 +233,11 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
 def _event(event: Any) -> ClaudeEvent | None:
     if event.type == "text":
         return TextDelta(event.text) if event.text else None
+    if event.type == "thinking":
+        return ThinkingDelta(event.thinking) if event.thinking else None
+    if event.type == "content_block_stop" and event.content_block.type == "tool_use":
+        block = event.content_block
+        return ToolInput(block.name, dict(block.input))
     if event.type == "citation" and event.citation.type == "search_result_location":
         citation = event.citation
         return CitationDelta(
