@@ -35,6 +35,7 @@ STATUS_BY_ERROR: dict[type[errors.StrataError], tuple[int, str]] = {
     errors.LedgerUnavailable: (503, "ledger_unavailable"),
     errors.UpstreamUnavailable: (503, "upstream_unavailable"),
     errors.UpstreamRejected: (502, "upstream_rejected"),
+    errors.StructuredOutputInvalid: (502, "invalid_structured_output"),
     errors.UpstreamError: (502, "upstream_error"),
     errors.StrataError: (500, "internal_error"),
 }

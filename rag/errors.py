@@ -14,6 +14,7 @@
   + UpstreamError             Claude did not give a usable answer
     - UpstreamUnavailable     still failing after retries (429, 5xx, 529, connection)
     - UpstreamRejected        Claude refused the request (other 4xx): our bug, never retried
+    - StructuredOutputInvalid Claude's structured answer does not validate against its schema
 """
 
 
@@ -75,3 +76,7 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamRejected(UpstreamError):
     """Claude rejected the request with a non-retryable 4xx."""
+
+
+class StructuredOutputInvalid(UpstreamError):
+    """Claude's structured answer is not valid JSON for the schema it was given."""
