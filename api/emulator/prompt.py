@@ -45,6 +45,7 @@ class Breakpoint:
     index: int
     ttl_seconds: int
     path: str
+    """Where the cache_control sits, as error messages name it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +99,17 @@ def _nested_marks(block: dict[str, Any]) -> list[dict[str, Any]]:
     return marks
 
 
+def _has_image(block: Any) -> bool:
+    if not isinstance(block, dict):
+        return False
+    content = block.get("content")
+    nested = content if isinstance(content, list) else []
+    return block.get("type") == "image" or any(_has_image(part) for part in nested)
+
+
 def _uses_images(messages: list[dict[str, Any]]) -> bool:
     return any(
-        block.get("type") == "image" or "image" in canonical_json(block.get("content", ""))
-        for message in messages
-        for block in text_blocks(message.get("content"))
+        _has_image(block) for message in messages for block in text_blocks(message.get("content"))
     )
 
 
@@ -157,7 +164,7 @@ def build_prompt(body: dict[str, Any], model_id: str) -> Prompt:
         for mark in ([block["cache_control"]] if block.get("cache_control") else []) + (
             _nested_marks(block)
         ):
-            marks.append((len(positions) - 1, mark, path))
+            marks.append((len(positions) - 1, mark, f"{path}.cache_control"))
 
     for i, tool in enumerate(tools):
         add("tools", f"tools.{i}", tool, tool_tokens(tool), "")
@@ -216,7 +223,7 @@ def _breakpoints(
         existing = next((p for p in points if p.index == target), None)
         if existing is not None and existing.ttl_seconds != _ttl_of(automatic):
             raise invalid(
-                f"{existing.path}.cache_control.ttl: the top-level cache_control ttl must match "
+                f"{existing.path}.ttl: the top-level cache_control ttl must match "
                 "the cache_control ttl of the last cacheable block."
             )
         if target is not None and existing is None:
@@ -233,7 +240,7 @@ def _breakpoints(
             seen_short = True
         elif seen_short:
             raise invalid(
-                f"{point.path}.cache_control.ttl: a ttl='1h' cache_control block must not come "
+                f"{point.path}.ttl: a ttl='1h' cache_control block must not come "
                 "after a ttl='5m' cache_control block. Note that blocks are processed in the "
                 "following order: `tools`, `system`, `messages`."
             )

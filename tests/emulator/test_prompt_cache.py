@@ -258,3 +258,22 @@ async def test_concurrent_readers_all_hit(async_client: anthropic.AsyncAnthropic
     written = (await async_client.messages.create(**request)).usage.cache_creation_input_tokens
     results = await asyncio.gather(*(async_client.messages.create(**request) for _ in range(8)))
     assert {m.usage.cache_read_input_tokens for m in results} == {written}
+
+
+def test_automatic_caching_must_agree_with_an_explicit_mark_on_the_last_block(
+    client: anthropic.Anthropic,
+) -> None:
+    marked = {"type": "text", "text": "q", "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    messages = [{"role": "user", "content": [marked]}]
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        _ask(client, system="plain", messages=messages, cache_control={"type": "ephemeral"})
+    assert caught.value.body["error"]["message"].startswith(
+        "messages.0.content.0.cache_control.ttl"
+    )
+    same = _ask(
+        client,
+        system="plain",
+        messages=messages,
+        cache_control={"type": "ephemeral", "ttl": "1h"},
+    )
+    assert same.stop_reason == "end_turn"
