@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anthropic
 import httpx2
 from anthropic.lib.streaming import AsyncMessageStream, AsyncMessageStreamManager
 from anthropic.types import Message
+from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
@@ -26,6 +27,7 @@ from rag.errors import UpstreamRejected, UpstreamUnavailable
 from rag.types import Usage
 
 _Opened = tuple[AsyncMessageStreamManager[None], AsyncMessageStream[None]]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,34 @@ class ToolInput:
 
 
 ClaudeEvent = TextDelta | CitationDelta | ThinkingDelta | ToolInput
+
+
+@dataclass(frozen=True, slots=True)
+class BatchState:
+    """Where a Message Batch stands; counts stay at `processing` until the whole batch ends."""
+
+    batch_id: str
+    processing_status: str  # in_progress | canceling | ended
+    counts: dict[str, int]  # processing, succeeded, errored, canceled, expired
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLine:
+    """One request's outcome in an ended batch: its answer events and usage, or why not."""
+
+    custom_id: str
+    status: str  # succeeded | errored | canceled | expired
+    events: tuple[ClaudeEvent, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    message_id: str | None = None
+    stop_reason: str | None = None
+    cache_miss_reason: str | None = None
+    cache_missed_input_tokens: int | None = None
+    error: str | None = None
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -171,6 +201,53 @@ class Claude:
         )
         meter.request_id = response.request_id
         return (await response.parse()).input_tokens
+
+    async def create_batch(self, requests: Sequence[tuple[str, ClaudeRequest]]) -> BatchState:
+        """Submit requests (custom_id, request) as one Message Batch, at half price.
+
+        Only 429 and 529 are retried: the API accepted nothing then, whereas a retried 500 or
+        lost connection could leave two batches that are both billed.
+        """
+        body = [{"custom_id": custom_id, "params": _params(r)} for custom_id, r in requests]
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_refused_for_load),
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            reraise=True,
+        )
+        try:
+            batch: MessageBatch = await retrying(
+                self._client.messages.batches.create, requests=body
+            )
+        except (anthropic.APIError, httpx2.TransportError) as exc:
+            raise _translated(exc, retrying.statistics.get("attempt_number", 1)) from exc
+        return _batch_state(batch)
+
+    async def retrieve_batch(self, batch_id: str) -> BatchState:
+        """The batch's processing status and request counts."""
+        batch = await self._batch_call(self._client.messages.batches.retrieve, batch_id)
+        return _batch_state(batch)
+
+    async def cancel_batch(self, batch_id: str) -> BatchState:
+        """Ask the API to stop the batch; requests not yet processed end `canceled`."""
+        batch = await self._batch_call(self._client.messages.batches.cancel, batch_id)
+        return _batch_state(batch)
+
+    async def batch_results(self, batch_id: str) -> list[BatchLine]:
+        """Every line of an ended batch, read from its results URL (JSONL)."""
+        return list(await self._batch_call(self._read_results, batch_id))
+
+    async def _read_results(self, batch_id: str) -> list[BatchLine]:
+        lines = await self._client.messages.batches.results(batch_id)
+        return [_batch_line(line) async for line in lines]
+
+    async def _batch_call(self, call: Callable[[str], Awaitable[_T]], batch_id: str) -> _T:
+        retrying = self._retrying()
+        try:
+            result: _T = await retrying(call, batch_id)
+        except (anthropic.APIError, httpx2.TransportError) as exc:
+            raise _translated(exc, retrying.statistics.get("attempt_number", 1)) from exc
+        return result
 
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
@@ -284,6 +361,72 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, anthropic.APIStatusError):
         return f"{exc.status_code} {exc.type or ''} {exc.api_message or ''}".strip()
     return str(exc) or type(exc).__name__
+
+
+def _params(request: ClaudeRequest) -> dict[str, Any]:
+    """A request as the body of a non-streaming Messages call, the way _open sends it."""
+    return {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "diagnostics": {"previous_message_id": request.previous_message_id},
+        **request.prompt,
+    }
+
+
+def _refused_for_load(exc: BaseException) -> bool:
+    return isinstance(exc, anthropic.APIStatusError) and exc.status_code in (429, 529)
+
+
+def _batch_state(batch: MessageBatch) -> BatchState:
+    counts = batch.request_counts
+    return BatchState(
+        batch.id,
+        batch.processing_status,
+        {
+            "processing": counts.processing,
+            "succeeded": counts.succeeded,
+            "errored": counts.errored,
+            "canceled": counts.canceled,
+            "expired": counts.expired,
+        },
+    )
+
+
+def _batch_line(line: MessageBatchIndividualResponse) -> BatchLine:
+    result = line.result
+    if result.type == "succeeded":
+        message = result.message
+        meter = CallMeter()
+        _read_snapshot(message, meter)
+        events: list[ClaudeEvent] = []
+        for block in message.content:
+            if block.type != "text":
+                continue
+            events.append(TextDelta(block.text))
+            for citation in block.citations or ():
+                if citation.type == "search_result_location":
+                    events.append(
+                        CitationDelta(
+                            citation.search_result_index,
+                            citation.cited_text,
+                            citation.source,
+                            citation.title,
+                        )
+                    )
+        return BatchLine(
+            line.custom_id,
+            "succeeded",
+            tuple(events),
+            meter.usage,
+            meter.message_id,
+            meter.stop_reason,
+            meter.cache_miss_reason,
+            meter.cache_missed_input_tokens,
+        )
+    if result.type == "errored":
+        error = result.error.error
+        return BatchLine(line.custom_id, "errored", error=f"{error.type}: {error.message}")
+    return BatchLine(line.custom_id, result.type)
 
 
 def _ms_since(start: float) -> float:
