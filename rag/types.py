@@ -159,3 +159,5 @@ class CallRecord:
     avoided_usage: Usage | None = None
     http_request_id: str | None = None
     error: str | None = None
+    # The model routing passed over for this call's cheaper one: the ledger prices the saving.
+    routed_from_model: str | None = None
