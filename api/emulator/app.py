@@ -179,8 +179,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    status = exc.status_code if exc.status_code in (404, 405) else 400
-    if status == 405:
+    if exc.status_code == 405:
         return error_response(
             request, ApiError(400, f"Method {request.method} is not allowed here.")
         )

@@ -8,7 +8,9 @@ from typing import Any
 from api.emulator.cache import CachePlan, PromptCache
 from api.emulator.clock import ScaledClock
 from api.emulator.diagnostics import Fingerprint, FingerprintStore, compare
+from api.emulator.errors import invalid
 from api.emulator.ids import IdFactory
+from api.emulator.models import ModelSpec
 from api.emulator.prompt import Prompt, build_prompt
 from api.emulator.replies import compose_reply
 from api.emulator.validation import validate_request
@@ -29,6 +31,16 @@ class PreparedMessage:
         return usage
 
 
+def _fitting_prompt(body: dict[str, Any], model: ModelSpec) -> Prompt:
+    prompt = build_prompt(body, model.id)
+    if prompt.total_tokens > model.context_window_tokens:
+        raise invalid(
+            f"prompt is too long: {prompt.total_tokens} tokens > "
+            f"{model.context_window_tokens} maximum"
+        )
+    return prompt
+
+
 class MessagesEngine:
     """Everything /v1/messages, count_tokens and batches share, per emulator instance."""
 
@@ -41,14 +53,14 @@ class MessagesEngine:
     def count_tokens(self, body: Any, version: str) -> int:
         """The whole prompt's tokens, as `count_tokens` reports them (no cache split)."""
         model = validate_request(body, version, counting=True)
-        return build_prompt(body, model.id).total_tokens
+        return _fitting_prompt(body, model).total_tokens
 
     def prepare(
         self, body: Any, version: str, api_key: str, service_tier: str = "standard"
     ) -> PreparedMessage:
         """Validate and answer a request; the cache is read now, written by `begin`."""
         model = validate_request(body, version)
-        prompt = build_prompt(body, model.id)
+        prompt = _fitting_prompt(body, model)
         plan = self.cache.plan(api_key, prompt, model.min_cacheable_tokens)
         reply = compose_reply(body, model, self.ids.tool_use)
         diagnostics = None

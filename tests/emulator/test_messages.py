@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import typing
+
 import anthropic
 import httpx
 
@@ -131,3 +133,11 @@ def test_alias_requests_report_the_snapshot_they_ran_on(client: anthropic.Anthro
         model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
     )
     assert message.model == "claude-haiku-4-5-20251001"
+
+
+def test_every_model_the_sdk_names_is_in_the_table(client: anthropic.Anthropic) -> None:
+    literal = typing.get_args(anthropic.types.Model)[0]
+    for model_id in typing.get_args(literal):
+        info = client.models.retrieve(model_id)
+        assert info.max_tokens
+        assert info.capabilities is not None

@@ -166,3 +166,17 @@ def test_tool_use_without_a_following_tool_result_is_rejected(
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(model=MODEL, max_tokens=20, messages=messages, tools=tools)
     assert "`tool_use` ids were found without `tool_result` blocks" in caught.value.message
+
+
+def test_a_prompt_beyond_the_context_window_is_refused(client: anthropic.Anthropic) -> None:
+    huge = [{"role": "user", "content": "word " * 201_000}]
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.count_tokens(model="claude-haiku-4-5", messages=huge)
+    assert caught.value.body["error"]["message"].startswith("prompt is too long:")
+    assert caught.value.body["error"]["message"].endswith("tokens > 200000 maximum")
+
+
+def test_unknown_paths_answer_with_the_api_error_shape(emulator_url: str) -> None:
+    response = httpx.get(f"{emulator_url}/v1/nothing-here", headers={"x-api-key": "k"})
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found_error"
