@@ -65,7 +65,7 @@ class Retriever:
         embedder: _Embedder,
         store: _Store,
         corpus_version: Callable[[], str],
-        hybrid: bool = True,
+        hybrid: bool = False,
         context_token_budget: int = 12_000,
     ) -> None:
         self._embedder = embedder
