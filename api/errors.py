@@ -30,6 +30,7 @@ STATUS_BY_ERROR: dict[type[errors.StrataError], tuple[int, str]] = {
     errors.OverLimit: (422, "over_limit"),
     errors.InvalidInput: (400, "invalid_input"),
     errors.NotFound: (404, "not_found"),
+    errors.StillProcessing: (409, "still_processing"),
     errors.LimitExceeded: (429, "limit_exceeded"),
     errors.NotReady: (503, "not_ready"),
     errors.LedgerUnavailable: (503, "ledger_unavailable"),

@@ -8,6 +8,7 @@
     - FeatureUnsupported      the chosen model lacks the requested feature
     - OverLimit               a question, top_k or max_tokens over its configured limit
   + NotFound                  no such document, job, conversation or batch
+  + StillProcessing           a batch's results were asked for before it ended
   + LimitExceeded             a per-key limit (concurrent streams) is reached
   + NotReady                  a feature whose part has not been built or started
   + LedgerUnavailable         the usage ledger's database cannot be written or read
@@ -48,6 +49,10 @@ class OverLimit(InvalidInput):
 
 class NotFound(StrataError):
     """No such document, job, conversation or batch."""
+
+
+class StillProcessing(StrataError):
+    """A batch's results were asked for before the batch ended."""
 
 
 class LimitExceeded(StrataError):
