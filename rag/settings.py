@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     claude_max_attempts: int = Field(
         4, ge=1, le=10, description="Attempts per Claude call on 429, 5xx, 529 or a lost link."
     )
+    batch_poll_seconds: float = Field(
+        30.0, gt=0, description="How often the server checks submitted batches for results."
+    )
+    max_batch_questions: int = Field(
+        1000, ge=1, le=100_000, description="Most questions in one `POST /v1/batches`."
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP collector URL (e.g. `http://localhost:4318`) to export traces "
+        "to; unset: tracing is off.",
+    )
     chroma_url: str | None = Field(
         None, description="Chroma server URL (`chroma run`); unset: a local store under home."
     )
