@@ -292,3 +292,69 @@ class DeletedDocument(BaseModel):
 
     document_id: str
     deleted_chunks: int
+
+
+class BatchQuestionIn(BaseModel):
+    """One question of a batch, with its own options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, description="The question to answer.")
+    model: str | None = Field(None, description="A model of the model table; default the batch's.")
+    top_k: int | None = Field(None, ge=1, description="Chunks to retrieve; default the batch's.")
+
+
+class BatchRequest(BaseModel):
+    """POST /v1/batches: questions answered at the Message Batches API's half price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    questions: list[str | BatchQuestionIn] = Field(
+        min_length=1, description="Questions, as text or with per-question options."
+    )
+    model: str | None = Field(None, description="Default model; default STRATA_MODEL.")
+    top_k: int | None = Field(None, ge=1, description="Default top_k; default STRATA_TOP_K.")
+
+
+class BatchCounts(BaseModel):
+    """How many questions are in each state; all stay `processing` until the batch ends."""
+
+    processing: int
+    succeeded: int
+    errored: int
+    canceled: int
+    expired: int
+
+
+class BatchOut(BaseModel):
+    """A batch's status."""
+
+    id: str
+    status: Literal["in_progress", "canceling", "ended"]
+    created_at: datetime
+    ended_at: datetime | None
+    questions: int
+    request_counts: BatchCounts
+    usage_recorded: bool = Field(description="True once every call is in the usage ledger.")
+    results_url: str | None = Field(description="Where the results are, once the batch ended.")
+
+
+class BatchResultOut(BaseModel):
+    """One question's outcome: an answer with sources, citations and usage, or an error."""
+
+    index: int
+    question: str
+    model: str
+    status: Literal["succeeded", "errored", "canceled", "expired"]
+    answer: str | None
+    sources: list[SourceOut]
+    citations: list[CitationOut]
+    usage: UsageOut | None
+    error: str | None
+
+
+class BatchResults(BaseModel):
+    """GET /v1/batches/{id}/results: every question, in the order asked."""
+
+    batch: BatchOut
+    results: list[BatchResultOut]
