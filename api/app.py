@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import document_error_responses, install_error_handlers
-from api.routes import ask, dashboard, documents, health, metrics, search, usage
+from api.routes import ask, batches, dashboard, documents, health, metrics, search, usage
 from api.security import install_security
 from api.wiring import Services, open_services
 from rag.settings import Settings
@@ -27,7 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_security(app, settings)
 
-    for module in (health, ask, search, documents, usage, dashboard, metrics):
+    for module in (health, ask, search, documents, batches, usage, dashboard, metrics):
         app.include_router(module.router)
     app.mount(dashboard.STATIC_URL, StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     document_error_responses(app)

@@ -1,0 +1,340 @@
+"""Bulk questions through the Message Batches API: half price, cache reads stacked on top.
+
+submit() retrieves each question's chunks and builds the same layered prompt as an ask; the
+batch knows its own reuse, so a documents block shared by several of its questions is marked
+for caching (the first writes it, the others read it, every price halved). A poller collects
+ended batches into durable storage (rag/batch_store.py) and writes one ledger row per answered
+or errored question exactly once, also across a restart: rows already in the ledger (found
+by request id, `<upstream batch id>/<custom id>`) are never written again. Canceled and
+expired questions made no call and get no row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from rag.batch_store import BatchStore, StoredBatch, StoredQuestion
+from rag.cache_policy import CacheMark, LayerStats, decide
+from rag.errors import InvalidInput, LedgerUnavailable, StillProcessing, UpstreamError
+from rag.ledger import LedgerRow
+from rag.ledger.rows import layer_hit_of
+from rag.llm import BatchLine, CitationDelta, Claude, ClaudeRequest, TextDelta
+from rag.models import model_info
+from rag.pricing import Cost, PriceTable
+from rag.prompt import LayeredPrompt, build_prompt, documents_key
+from rag.retrieval import Retriever
+from rag.settings import CachePolicyName
+from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature, Source
+
+log = logging.getLogger("strata.batches")
+
+_LEDGER_PAGE = 500
+
+
+class _Ledger(Protocol):
+    def record(self, record: CallRecord) -> None: ...
+
+    def flush(self, timeout_seconds: float = ...) -> None: ...
+
+    def requests(
+        self,
+        *,
+        limit: int = ...,
+        offset: int = ...,
+        since: datetime | None = ...,
+        feature: str | None = ...,
+    ) -> tuple[list[LedgerRow], int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BatchQuestion:
+    """One question of a batch, with its own options; None means the batch's default."""
+
+    question: str
+    model: str | None = None
+    top_k: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionResult:
+    """What one question came to: an answer with sources and citations, or why not."""
+
+    question: StoredQuestion
+    sources: tuple[Source, ...]
+    cost: Cost | None
+    layer_hit: CacheLayer
+
+
+@dataclass
+class Batches:
+    """Submits batches, answers their status, and collects their results into the ledger."""
+
+    retriever: Retriever
+    claude: Claude
+    store: BatchStore
+    ledger: _Ledger
+    prices: PriceTable
+    cache_policy: CachePolicyName = "adaptive"
+    default_model: str = "claude-sonnet-5-5"
+    default_top_k: int = 8
+    max_answer_tokens: int = 1024
+    max_questions: int = 1000
+
+    async def submit(self, questions: Sequence[BatchQuestion]) -> StoredBatch:
+        """Retrieve, build each prompt and submit them all as one Message Batch."""
+        if not questions:
+            raise InvalidInput("a batch needs at least one question")
+        if len(questions) > self.max_questions:
+            raise InvalidInput(f"a batch holds at most {self.max_questions} questions")
+        if any(not q.question.strip() for q in questions):
+            raise InvalidInput("a batch question is empty")
+        models = [model_info(q.model or self.default_model).model_id for q in questions]
+        retrieved = [
+            await self.retriever.retrieve(q.question, q.top_k or self.default_top_k)
+            for q in questions
+        ]
+        chunk_sets = [[r.chunk for r in found] for found in retrieved]
+        prompts = self._prompts([q.question for q in questions], models, chunk_sets)
+        stored = [
+            StoredQuestion(
+                position=i,
+                custom_id=f"q{i}",
+                question=q.question,
+                model=model,
+                chunks=prompt.chunks,
+                layer_prefix_tokens=dict(prompt.layer_prefix_tokens),
+            )
+            for i, (q, model, prompt) in enumerate(zip(questions, models, prompts, strict=True))
+        ]
+        requests = [
+            (s.custom_id, ClaudeRequest(s.model, self.max_answer_tokens, p.request_params()))
+            for s, p in zip(stored, prompts, strict=True)
+        ]
+        state = await self.claude.create_batch(requests)
+        batch = StoredBatch(
+            batch_id="batch_" + uuid.uuid4().hex,
+            upstream_id=state.batch_id,
+            status=state.processing_status,
+            counts=state.counts,
+            created_at=datetime.now(UTC),
+            ended_at=None,
+            recorded=False,
+            question_count=len(stored),
+        )
+        await asyncio.to_thread(self.store.insert, batch, stored)
+        return batch
+
+    async def status(self, batch_id: str) -> StoredBatch:
+        """The batch as last seen; NotFound if there is none by that id."""
+        return await asyncio.to_thread(self.store.get, batch_id)
+
+    async def results(self, batch_id: str) -> tuple[StoredBatch, list[QuestionResult]]:
+        """Each question's outcome, in the order asked; StillProcessing until the batch ended."""
+        batch = await asyncio.to_thread(self.store.get, batch_id)
+        if batch.status != "ended":
+            raise StillProcessing(f"batch {batch_id} is still {batch.status}; results come later")
+        questions = await asyncio.to_thread(self.store.questions, batch_id)
+        return batch, [self._result(q) for q in questions]
+
+    async def cancel(self, batch_id: str) -> StoredBatch:
+        """Ask the API to stop the batch; questions not yet answered end `canceled`."""
+        batch = await asyncio.to_thread(self.store.get, batch_id)
+        if batch.status == "ended":
+            return batch
+        state = await self.claude.cancel_batch(batch.upstream_id)
+        await asyncio.to_thread(
+            self.store.update_status, batch_id, state.processing_status, state.counts
+        )
+        return await asyncio.to_thread(self.store.get, batch_id)
+
+    async def collect(self) -> None:
+        """One pass over unrecorded batches: store the results of ended ones, then record."""
+        for batch in await asyncio.to_thread(self.store.unrecorded):
+            if batch.status != "ended":
+                state = await self.claude.retrieve_batch(batch.upstream_id)
+                if not state.ended:
+                    await asyncio.to_thread(
+                        self.store.update_status,
+                        batch.batch_id,
+                        state.processing_status,
+                        state.counts,
+                    )
+                    continue
+                lines = await self.claude.batch_results(batch.upstream_id)
+                questions = await asyncio.to_thread(self.store.questions, batch.batch_id)
+                answered = _answered(questions, lines)
+                await asyncio.to_thread(
+                    self.store.save_results,
+                    batch.batch_id,
+                    state.counts,
+                    datetime.now(UTC),
+                    answered,
+                )
+            await asyncio.to_thread(self._record, batch.batch_id)
+
+    @asynccontextmanager
+    async def polling(self, interval_seconds: float) -> AsyncIterator[None]:
+        """Collect in the background every interval_seconds until the block ends."""
+        task = asyncio.create_task(self._poll(interval_seconds), name="strata-batch-poller")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _poll(self, interval_seconds: float) -> None:
+        while True:
+            try:
+                await self.collect()
+            except (UpstreamError, LedgerUnavailable) as exc:
+                # Transient by nature: the next pass retries, and nothing is lost meanwhile.
+                log.warning("collecting batches failed, will retry: %s", exc)
+            await asyncio.sleep(interval_seconds)
+
+    def _record(self, batch_id: str) -> None:
+        """Write the batch's ledger rows, skipping any a process before this one wrote."""
+        batch = self.store.get(batch_id)
+        questions = self.store.questions(batch_id)
+        with self.store.recording(batch_id) as pending:
+            if not pending:
+                return
+            written = self._recorded_request_ids(batch.created_at)
+            for question in questions:
+                record = _call_record(batch, question)
+                if record is not None and record.request_id not in written:
+                    self.ledger.record(record)
+            self.ledger.flush()
+
+    def _recorded_request_ids(self, since: datetime) -> set[str]:
+        found: set[str] = set()
+        offset, total = 0, 1
+        while offset < total:
+            rows, total = self.ledger.requests(
+                limit=_LEDGER_PAGE, offset=offset, since=since, feature=str(Feature.BATCH)
+            )
+            if not rows:
+                break
+            found.update(row.request_id for row in rows if row.request_id)
+            offset += len(rows)
+        return found
+
+    def _prompts(
+        self, questions: list[str], models: list[str], chunk_sets: list[list[Chunk]]
+    ) -> list[LayeredPrompt]:
+        """Each question's prompt, its documents block marked when others in the batch share it.
+
+        In a batch the reuse is known, not estimated: of n questions on the same model with
+        the same chunk set, the first writes the block and the other n - 1 can read it.
+        """
+        shared = Counter(
+            (model, documents_key(chunks)) for model, chunks in zip(models, chunk_sets, strict=True)
+        )
+        prompts = []
+        for question, model, chunks in zip(questions, models, chunk_sets, strict=True):
+            draft = build_prompt(chunks, (), question, {})
+            same = shared[(model, documents_key(chunks))]
+            reuse = {CacheLayer.SYSTEM: 1.0, CacheLayer.DOCUMENTS: (same - 1) / same}
+            write, read = self._multipliers(model)
+            minimum = model_info(model).min_cacheable_tokens
+            marks: dict[CacheLayer, CacheMark] = {}
+            for layer, prefix_tokens in draft.layer_prefix_tokens.items():
+                stats = LayerStats(prefix_tokens, minimum, reuse.get(layer, 0.0), write, read)
+                mark = decide(self.cache_policy, layer, stats)
+                if mark is not None:
+                    marks[layer] = mark
+            prompts.append(build_prompt(chunks, (), question, marks))
+        return prompts
+
+    def _multipliers(self, model: str) -> tuple[float, float]:
+        """The 5-minute write and the read price as multiples of the input price."""
+        rates = self.prices.rates_for(model)
+        if rates is None or rates.input_per_mtok <= 0:
+            return 1.25, 0.1
+        return (
+            float(rates.cache_write_5m_per_mtok / rates.input_per_mtok),
+            float(rates.cache_read_per_mtok / rates.input_per_mtok),
+        )
+
+    def _result(self, question: StoredQuestion) -> QuestionResult:
+        sources = tuple(
+            Source(c.chunk_id, c.document_id, c.source, c.title) for c in question.chunks
+        )
+        answered = question.status == "succeeded"
+        cost = self.prices.cost_of(question.model, question.usage, batch=True) if answered else None
+        record = _call_record_of(question, datetime.now(UTC), None)
+        return QuestionResult(question, sources, cost, layer_hit_of(record))
+
+
+def _answered(questions: list[StoredQuestion], lines: list[BatchLine]) -> list[StoredQuestion]:
+    """The questions with their result lines; a question the results lack counts as expired."""
+    by_id = {line.custom_id: line for line in lines}
+    answered = []
+    for question in questions:
+        line = by_id.get(question.custom_id, BatchLine(question.custom_id, "expired"))
+        text: list[str] = []
+        citations: list[Citation] = []
+        for event in line.events:
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, CitationDelta):
+                citation = _citation(event, question.chunks)
+                if citation not in citations:
+                    citations.append(citation)
+        answered.append(
+            replace(
+                question,
+                status=line.status,
+                answer="".join(text) if line.status == "succeeded" else None,
+                citations=tuple(citations),
+                usage=line.usage,
+                message_id=line.message_id,
+                stop_reason=line.stop_reason,
+                cache_miss_reason=line.cache_miss_reason,
+                cache_missed_input_tokens=line.cache_missed_input_tokens,
+                error=line.error,
+            )
+        )
+    return answered
+
+
+def _citation(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:
+    if 0 <= event.search_result_index < len(chunks):
+        chunk = chunks[event.search_result_index]
+        return Citation(
+            event.cited_text, chunk.source, chunk.chunk_id, chunk.document_id, chunk.title
+        )
+    return Citation(event.cited_text, event.source, title=event.title)
+
+
+def _call_record(batch: StoredBatch, question: StoredQuestion) -> CallRecord | None:
+    """The ledger record of one question; None when no call was made (canceled, expired)."""
+    if question.status not in ("succeeded", "errored"):
+        return None
+    record = _call_record_of(question, batch.created_at, batch.ended_at)
+    return replace(record, request_id=f"{batch.upstream_id}/{question.custom_id}")
+
+
+def _call_record_of(
+    question: StoredQuestion, started_at: datetime, ended_at: datetime | None
+) -> CallRecord:
+    latency_ms = (ended_at - started_at).total_seconds() * 1000 if ended_at else 0.0
+    return CallRecord(
+        feature=Feature.BATCH,
+        model=question.model,
+        usage=question.usage,
+        started_at=started_at,
+        latency_ms=round(latency_ms, 3),
+        layer_prefix_tokens=question.layer_prefix_tokens,
+        cache_miss_reason=question.cache_miss_reason,
+        cache_missed_input_tokens=question.cache_missed_input_tokens,
+        batch=True,
+        error=question.error,
+    )
