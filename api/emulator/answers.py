@@ -2,8 +2,9 @@
 
 Material is every search_result block (citable as `search_result_location`), every document
 block with a text or content source (`char_location` / `content_block_location`), and the
-plain text of tool results and earlier user text (used, never cited). Sentences are scored by
-the inverse document frequency of the question's words they contain.
+plain text of tool results and earlier user text, plus a sentence saying what each image is
+(used, never cited). Sentences are scored by the inverse document frequency of the
+question's words they contain.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from api.emulator.images import describe_image
 from api.emulator.prompt import text_blocks
 
 MAX_SENTENCES = 3
@@ -195,6 +197,8 @@ class _Collector:
         elif kind == "tool_result":
             for part in text_blocks(block.get("content")):
                 self.add_block(part, role)
+        elif kind == "image" and role == "user":
+            self.add_text(describe_image(block.get("source") or {}))
         elif kind == "text" and role == "user" and block.get("text") != self.question_text:
             self.add_text(str(block.get("text", "")))
 

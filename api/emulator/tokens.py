@@ -1,7 +1,8 @@
 """A deterministic token count: an approximation of Claude's tokenizer, not a copy of it.
 
 Words cost one token per four characters (at least one), every other visible character costs
-one, whitespace is free. Blocks add a small fixed framing cost. The same functions price the
+one, whitespace is free. Blocks add a small fixed framing cost. Images follow the documented
+width x height / 750 estimate when their header gives a size. The same functions price the
 prompt for `usage`, for the prompt cache and for `count_tokens`, so the three always agree.
 """
 
@@ -13,6 +14,8 @@ import json
 import re
 from typing import Any
 
+from api.emulator.images import MAX_IMAGE_TOKENS, decoded, image_size, image_tokens
+
 _PIECES = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 BLOCK_FRAMING_TOKENS = 3
@@ -20,8 +23,7 @@ MESSAGE_FRAMING_TOKENS = 4
 PROMPT_TAIL_TOKENS = 3
 TOOL_FRAMING_TOKENS = 12
 IMAGE_MIN_TOKENS = 85
-IMAGE_MAX_TOKENS = 1_600
-# About 750 pixels per token; a base64 image stands in for its pixels by its byte size.
+# An image whose header gives no size (or a URL image) is priced from its bytes, or at most.
 IMAGE_BYTES_PER_TOKEN = 96
 PDF_BYTES_PER_TOKEN = 6
 
@@ -48,9 +50,12 @@ def _decoded_size(data: str) -> int:
 
 def _image_tokens(source: dict[str, Any]) -> int:
     if source.get("type") != "base64":
-        return IMAGE_MAX_TOKENS
-    size = _decoded_size(str(source.get("data", "")))
-    return min(IMAGE_MAX_TOKENS, max(IMAGE_MIN_TOKENS, size // IMAGE_BYTES_PER_TOKEN))
+        return MAX_IMAGE_TOKENS
+    data = decoded(source)
+    size = image_size(data)
+    if size is not None:
+        return image_tokens(*size)
+    return min(MAX_IMAGE_TOKENS, max(IMAGE_MIN_TOKENS, len(data) // IMAGE_BYTES_PER_TOKEN))
 
 
 def _document_tokens(block: dict[str, Any]) -> int:
@@ -68,7 +73,7 @@ def _document_tokens(block: dict[str, Any]) -> int:
     elif kind == "base64":
         body = _decoded_size(str(source.get("data", ""))) // PDF_BYTES_PER_TOKEN
     else:
-        body = IMAGE_MAX_TOKENS
+        body = MAX_IMAGE_TOKENS
     extras = count_text(str(block.get("title") or "")) + count_text(str(block.get("context") or ""))
     return body + extras
 
