@@ -98,6 +98,7 @@
     setText("answer-hits", count(summary.answer_cache_hits));
     setText("answer-avoided", `${money(summary.avoided_cost_usd)} of calls not made`);
     setText("wasted-tokens", count(summary.wasted_writes.tokens) + " tokens");
+    $("wasted-tokens").classList.toggle("wasted", summary.wasted_writes.tokens > 0);
     setText("wasted-usd", `${money(summary.wasted_writes.usd)} of write premium wasted` +
       (summary.wasted_writes.pending_tokens ? `; ${count(summary.wasted_writes.pending_tokens)} still live` : ""));
     const groupRows = (group) => Object.entries(group)

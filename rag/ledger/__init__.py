@@ -20,6 +20,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
+from rag.errors import InvalidInput
 from rag.ledger import queries
 from rag.ledger.reports import (
     LatencyHistogram,
@@ -118,21 +119,27 @@ class Ledger:
     ) -> Summary:
         """Totals for [since, until), grouped by each of group_by (feature, model, day, layer)."""
         where = self._period(since, until)
-        with self._engine.connect() as connection:
-            groups = {}
-            for name in dict.fromkeys(group_by):
-                key = queries.GROUPS[name]
-                groups[name] = {
-                    _group_label(name, values[0]): sums
-                    for values, sums in queries.grouped_totals(connection, [key], where)
-                }
-            return Summary(
-                since=since,
-                until=until,
-                totals=queries.totals(connection, where),
-                wasted_writes=queries.wasted_writes(connection, where, _now_ms()),
-                groups=groups,
+        names = list(dict.fromkeys(group_by))
+        unknown = sorted(set(names) - set(GROUP_NAMES))
+        if unknown:
+            raise InvalidInput(
+                f"unknown grouping {', '.join(unknown)}; use {', '.join(GROUP_NAMES)}"
             )
+        # One scan grouped by every key; the few hundred groups are rolled up here.
+        keys = list(queries.GROUPS)
+        with self._engine.connect() as connection:
+            rows = queries.grouped_totals(connection, [queries.GROUPS[k] for k in keys], where)
+            wasted = queries.wasted_writes(connection, where, _now_ms())
+        totals = Totals()
+        groups: dict[str, dict[str, Totals]] = {name: {} for name in names}
+        for values, sums in rows:
+            totals += sums
+            for name in names:
+                label = _group_label(name, values[keys.index(name)])
+                group = groups[name]
+                group[label] = group.get(label, Totals()) + sums
+        ordered = {name: dict(sorted(group.items())) for name, group in groups.items()}
+        return Summary(since, until, totals, wasted, ordered)
 
     def requests(
         self,

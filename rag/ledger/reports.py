@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,9 @@ class Totals:
     @property
     def cache_creation_input_tokens(self) -> int:
         return self.cache_creation_5m_input_tokens + self.cache_creation_1h_input_tokens
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
     def as_dict(self) -> dict[str, Any]:
         """The totals with cache_creation_input_tokens, as SPEC section 9 names them."""

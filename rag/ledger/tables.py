@@ -64,4 +64,6 @@ calls = Table(
     Index("ix_ledger_calls_started", "started_epoch_ms"),
     Index("ix_ledger_calls_model_started", "model", "started_epoch_ms"),
     Index("ix_ledger_calls_cost", "cost_usd"),
+    # Finds the writes still live when a read arrives, without scanning the calls between.
+    Index("ix_ledger_calls_model_write_expiry", "model", "cache_write_expires_epoch_ms"),
 )

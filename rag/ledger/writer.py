@@ -114,19 +114,24 @@ class RowWriter:
 
 
 def write_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert rows in order, keeping the cache-write read-back counts up to date.
+    """Insert rows, keeping the cache-write read-back counts up to date.
 
     A call's cache write counts as read back when a later call on the same model, started
     before the write expired, read at least into the written span: its read-back tokens are
     how far the longest such read reached into the span. Calls finish out of order, so both
-    directions are checked: a new write looks at reads already recorded, a new read updates
-    the writes before it.
+    directions are checked: a new write looks at the reads already stored, a new read credits
+    the live writes before it. Rows without writes go in with one executemany.
     """
+    plain = [row for row in rows if row["cache_write_expires_epoch_ms"] is None]
+    if plain:
+        connection.execute(insert(calls), plain)
     for row in rows:
-        row = dict(row)
         if row["cache_write_expires_epoch_ms"] is not None:
-            row["cache_write_read_back_tokens"] = _read_back_so_far(connection, row)
-        connection.execute(insert(calls).values(row))
+            read_back = _read_back_so_far(connection, row)
+            connection.execute(
+                insert(calls).values({**row, "cache_write_read_back_tokens": read_back})
+            )
+    for row in rows:
         if row["cache_read_tokens"] > 0:
             _credit_earlier_writes(connection, row)
 
