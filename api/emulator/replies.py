@@ -84,8 +84,9 @@ def compose_reply(body: dict[str, Any], model: ModelSpec, new_tool_id: Callable[
     """Decide what the assistant says, then cut it at max_tokens or a stop sequence."""
     found = answer(body["messages"])
     blocks: list[dict[str, Any]] = []
+    thought: tuple[dict[str, Any], int] | None = None
     if thinking_mode(body, model):
-        blocks.append(thinking_block(body, model, found))
+        thought = thinking_block(body, model, found)
     tool = _pick_tool(body, found.question)
     output_format = (body.get("output_config") or {}).get("format") or body.get("output_format")
     if tool is not None:
@@ -107,12 +108,12 @@ def compose_reply(body: dict[str, Any], model: ModelSpec, new_tool_id: Callable[
         blocks.append({"type": "text", "text": json.dumps(document), "citations": None})
     else:
         blocks.extend(_text_blocks(found))
-    return _fit(blocks, body, "tool_use" if tool is not None else "end_turn")
+    planned = [thought] if thought else []
+    planned += [(block, _block_tokens(block)) for block in blocks]
+    return _fit(planned, body, "tool_use" if tool is not None else "end_turn")
 
 
 def _block_tokens(block: dict[str, Any]) -> int:
-    if block["type"] == "thinking":
-        return int(block["_tokens"])
     if block["type"] == "tool_use":
         return count_text(block["name"]) + count_text(json.dumps(block["input"]))
     return count_text(block["text"])
@@ -128,16 +129,18 @@ def _cut_text(text: str, budget: int) -> str:
     return " ".join(kept)
 
 
-def _fit(blocks: list[dict[str, Any]], body: dict[str, Any], stop_reason: str) -> Reply:
+def _fit(
+    planned: list[tuple[dict[str, Any], int]], body: dict[str, Any], stop_reason: str
+) -> Reply:
     reply = Reply(stop_reason=stop_reason)
     budget = int(body["max_tokens"])
-    for block in blocks:
+    for block, cost in planned:
         if block["type"] == "text":
             for stop in body.get("stop_sequences") or []:
                 if stop in block["text"]:
                     block["text"] = block["text"][: block["text"].index(stop)]
                     reply.stop_reason, reply.stop_sequence = "stop_sequence", stop
-        cost = _block_tokens(block)
+                    cost = _block_tokens(block)
         if reply.output_tokens + cost > budget:
             remaining = budget - reply.output_tokens
             if block["type"] == "text" and remaining > 0:
@@ -148,7 +151,6 @@ def _fit(blocks: list[dict[str, Any]], body: dict[str, Any], stop_reason: str) -
             break
         if block["type"] == "thinking":
             reply.thinking_tokens = cost
-            block = {k: v for k, v in block.items() if k != "_tokens"}
         reply.content.append(block)
         reply.output_tokens += cost
         if reply.stop_reason == "stop_sequence":

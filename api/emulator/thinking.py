@@ -32,8 +32,10 @@ def thinking_mode(body: dict[str, Any], model: ModelSpec) -> str | None:
     return kind if kind in ("enabled", "adaptive") else None
 
 
-def thinking_block(body: dict[str, Any], model: ModelSpec, found: Answer) -> dict[str, Any]:
-    """The thinking block, within the budget; `display: omitted` keeps only the signature."""
+def thinking_block(
+    body: dict[str, Any], model: ModelSpec, found: Answer
+) -> tuple[dict[str, Any], int]:
+    """The thinking block and its tokens; `display: omitted` keeps only the signature."""
     thinking = body.get("thinking") or {}
     budget = thinking.get("budget_tokens") or 2048
     text = f"The question is: {found.question.strip() or 'not stated'}. "
@@ -47,9 +49,5 @@ def thinking_block(body: dict[str, Any], model: ModelSpec, found: Answer) -> dic
     text = " ".join(words)
     display = thinking.get("display") or ("omitted" if model.thinks_by_default else "summarized")
     shown = "" if display == "omitted" else text
-    return {
-        "type": "thinking",
-        "thinking": shown,
-        "signature": sign_thinking(text),
-        "_tokens": count_text(text),
-    }
+    block = {"type": "thinking", "thinking": shown, "signature": sign_thinking(text)}
+    return block, count_text(text)
