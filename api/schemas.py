@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+ThinkingEffort = Literal["low", "medium", "high", "max"]
+
+
+class ThinkingOptions(BaseModel):
+    """Thinking as an object: an effort level or a token budget, as the model takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    effort: ThinkingEffort | None = Field(None, description="Adaptive thinking's effort level.")
+    budget_tokens: int | None = Field(None, ge=1024, description="Thinking budget in tokens.")
 
 
 class AskRequest(BaseModel):
@@ -18,12 +29,20 @@ class AskRequest(BaseModel):
     conversation_id: str | None = Field(None, description="Continue this conversation.")
     model: str | None = Field(None, description="A model of the model table; default STRATA_MODEL.")
     top_k: int | None = Field(None, ge=1, description="Chunks to retrieve; default STRATA_TOP_K.")
-    thinking: Any = Field(None, description="Extended thinking (not available yet).")
-    format: str | None = Field(
-        None, description="`json`: structured output (not yet available)."
+    thinking: ThinkingEffort | ThinkingOptions | None = Field(
+        None,
+        description="Extended thinking, off by default: an effort level `low`, `medium`, "
+        '`high` or `max` (models with adaptive thinking), or `{"budget_tokens": N}`, '
+        "N >= 1024 (models that take a budget). Streams as `thinking` events.",
+    )
+    format: Literal["text", "json"] | None = Field(
+        None,
+        description="`json`: the answer as a validated object (answer, sources, confidence).",
     )
     agentic: bool | None = Field(None, description="Let Claude search itself (not available yet).")
-    dry_run: bool | None = Field(None, description="Price without calling (not available yet).")
+    dry_run: bool | None = Field(
+        None, description="Count tokens and predict the cost, with and without caching; no answer."
+    )
 
 
 class SourceOut(BaseModel):
@@ -68,6 +87,45 @@ class AskResponse(BaseModel):
     citations: list[CitationOut]
     usage: UsageOut
     answer_cached: bool
+    structured: StructuredAnswerOut | None = Field(
+        None, description="With format=json: the validated object; `answer` is its answer."
+    )
+    thinking: str | None = Field(None, description="With thinking: the visible thinking.")
+
+
+class StructuredAnswerOut(BaseModel):
+    """A format=json answer."""
+
+    answer: str
+    sources: list[str]
+    confidence: float = Field(ge=0, le=1)
+
+
+class LayerCostOut(BaseModel):
+    """Tokens of one prompt layer in a dry run, and whether the cache is expected to hold it."""
+
+    layer: str
+    tokens: int
+    cached: bool = Field(description="Expected read from the prompt cache (see the assumption).")
+
+
+class DryRunResponse(BaseModel):
+    """POST /v1/ask with dry_run=true: the prompt's tokens and predicted cost, no answer."""
+
+    model: str
+    input_tokens: int = Field(description="The whole prompt, by Claude's count endpoint.")
+    max_output_tokens: int
+    layers: list[LayerCostOut]
+    answer_cached: bool = Field(description="An identical answer is stored: it would cost $0.")
+    predicted_cost_usd: float | None = Field(
+        description="Input at the cache rates expected, plus max_output_tokens of output."
+    )
+    predicted_cost_without_cache_usd: float | None = Field(
+        description="The same with no caching: the whole prompt at the input rate."
+    )
+    predicted_input_cost_usd: float | None
+    predicted_input_cost_without_cache_usd: float | None
+    assumption: str
 
 
 class SearchRequest(BaseModel):

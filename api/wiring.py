@@ -15,6 +15,7 @@ from ingest.jobs import JobRunner
 from ingest.pipeline import IngestPipeline
 from rag.answer_cache import AnswerCache
 from rag.answering import Answerer
+from rag.asker import Asker
 from rag.batch_store import BatchStore
 from rag.batches import Batches
 from rag.conversations import ConversationStore
@@ -22,8 +23,10 @@ from rag.documents import DocumentRegistry
 from rag.embeddings import Embedder
 from rag.ledger import Ledger, database_url
 from rag.llm import Claude
+from rag.models import model_info
 from rag.pricing import default_price_table
 from rag.retrieval import Retriever
+from rag.routing import Router
 from rag.settings import Settings
 from rag.store import ChunkStore
 
@@ -44,6 +47,7 @@ class Services:
     claude: Claude
     retriever: Retriever
     answerer: Answerer
+    asker: Asker
     batches: Batches
 
     def readiness(self) -> dict[str, bool]:
@@ -114,6 +118,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_top_k=settings.top_k,
             max_answer_tokens=settings.max_answer_tokens,
         )
+        router = None
+        if settings.routing:
+            router = Router(claude, ledger, model_info(settings.fast_model), settings.cache_policy)
+        asker = Asker(answerer, settings.max_answer_tokens_limit, router)
         batch_store = BatchStore.open(settings.home)
         stack.callback(batch_store.close)
         batches = Batches(
@@ -141,6 +149,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             claude=claude,
             retriever=retriever,
             answerer=answerer,
+            asker=asker,
             batches=batches,
         )
 

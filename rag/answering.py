@@ -22,12 +22,14 @@ from rag.answer_cache import AnswerCache, StoredAnswer, answer_key
 from rag.cache_policy import CacheMark, LayerStats, ReuseTracker, decide
 from rag.conversations import Conversation, ConversationStore
 from rag.errors import InvalidInput, UpstreamError
-from rag.llm import CallMeter, CitationDelta, Claude, ClaudeRequest
+from rag.generation import AnswerShape, tool_answer_text
+from rag.llm import CallMeter, CitationDelta, Claude, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import model_info
 from rag.pricing import PriceTable
 from rag.prompt import PROMPT_VERSION, LayeredPrompt, build_prompt, documents_key
 from rag.retrieval import Retriever
 from rag.settings import CachePolicyName
+from rag.structured import StructuredAnswer
 from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature, Source, Turn, Usage
 
 _PROMPT_LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
@@ -45,6 +47,9 @@ class AskOptions:
     model: str | None = None
     top_k: int | None = None
     stream: bool = True
+    shape: AnswerShape = field(default_factory=AnswerShape)
+    # Set when routing chose a cheaper model than this one: the ledger prices the difference.
+    routed_from_model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,13 @@ class Retrieved:
 @dataclass(frozen=True, slots=True)
 class Delta:
     """A piece of answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Thinking:
+    """A piece of the model's visible thinking, before the answer."""
 
     text: str
 
@@ -90,6 +102,8 @@ class Done:
     sources: tuple[Source, ...]
     citations: tuple[Citation, ...]
     from_answer_cache: bool
+    # The validated object of a format=json answer; text is then its JSON.
+    structured: StructuredAnswer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +113,7 @@ class Failed:
     error: UpstreamError
 
 
-AnswerEvent = Retrieved | Delta | Cited | Used | Done | Failed
+AnswerEvent = Retrieved | Thinking | Delta | Cited | Used | Done | Failed
 
 
 @dataclass
@@ -132,12 +146,20 @@ class Answerer:
         corpus_version = await asyncio.to_thread(self.corpus_version)
         feature = Feature.ASK_STREAM if options.stream else Feature.ASK
 
-        key = answer_key(question, corpus_version, PROMPT_VERSION, model, {"top_k": top_k})
-        use_answer_cache = self.cache_policy != "off" and not conversation.turns
+        shape = options.shape
+        key_options = {"top_k": top_k, **shape.cache_fields()}
+        key = answer_key(question, corpus_version, PROMPT_VERSION, model, key_options)
+        use_answer_cache = (
+            self.cache_policy != "off" and not conversation.turns and shape.answer_cacheable
+        )
         stored = await self.answer_cache.get(key) if use_answer_cache else None
         if stored is not None:
             async for event in self._replay(stored, conversation, question, model, feature):
-                yield event
+                yield (
+                    replace(event, structured=shape.structured(event.text))
+                    if isinstance(event, Done)
+                    else event
+                )
             await self.conversations.append(
                 conversation.conversation_id,
                 Turn(question, stored.text),
@@ -153,10 +175,11 @@ class Answerer:
         sources = tuple(_source(c) for c in prompt.chunks)
         yield Retrieved(conversation.conversation_id, sources)
 
+        info = model_info(model)
         request = ClaudeRequest(
             model=model,
-            max_tokens=self.max_answer_tokens,
-            prompt=prompt.request_params(),
+            max_tokens=shape.max_tokens(self.max_answer_tokens, info.max_output_tokens),
+            prompt=shape.request_params(prompt.request_params(), info),
             previous_message_id=conversation.last_message_id,
         )
         meter = CallMeter()
@@ -171,6 +194,11 @@ class Answerer:
                         citation = _citation(piece, prompt.chunks)
                         if citation not in citations:
                             citations.append(citation)
+                    elif isinstance(piece, ThinkingDelta):
+                        yield Thinking(piece.text)
+                    elif isinstance(piece, ToolInput):
+                        text.append(tool_answer_text(piece.input))
+                        yield Delta(text[-1])
                     else:
                         text.append(piece.text)
                         yield Delta(piece.text)
@@ -183,8 +211,15 @@ class Answerer:
                     record,
                     conversation_id=conversation.conversation_id,
                     http_request_id=http_request_id,
+                    routed_from_model=options.routed_from_model,
                 )
             )
+        answer = "".join(text)
+        if failure is None:
+            try:
+                structured = shape.structured(answer)
+            except UpstreamError as exc:
+                failure = exc
         if failure is not None:
             yield Failed(failure)
             return
@@ -192,8 +227,7 @@ class Answerer:
         for citation in citations:
             yield Cited(citation)
         yield self._used(model, meter.usage, _layer_hit(meter.usage, prompt))
-        answer = "".join(text)
-        if use_answer_cache and meter.stop_reason == "end_turn":
+        if use_answer_cache and meter.stop_reason in ("end_turn", "tool_use"):
             await self.answer_cache.put(
                 key, model, StoredAnswer(answer, sources, tuple(citations), meter.usage)
             )
@@ -204,7 +238,15 @@ class Answerer:
             corpus_version,
             meter.message_id,
         )
-        yield Done(conversation.conversation_id, model, answer, sources, tuple(citations), False)
+        yield Done(
+            conversation.conversation_id,
+            model,
+            answer,
+            sources,
+            tuple(citations),
+            False,
+            structured,
+        )
 
     async def _conversation(self, conversation_id: str | None) -> Conversation:
         if conversation_id is None:

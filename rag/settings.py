@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     fast_model: str = Field(
         "claude-haiku-5-5", description="Cheap model for trivial questions and routing."
     )
+    routing: bool = Field(
+        False,
+        description="Let the fast model answer trivial questions, decided by one cheap "
+        "classification call on it (ledger feature `route`). Off by default: it adds a round "
+        "trip before the first byte of every new question.",
+    )
     cache_policy: CachePolicyName = Field(
         "adaptive",
         description="`adaptive` marks a cache layer only when it is expected to pay, "

@@ -15,13 +15,25 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from api.deps import ServicesDep
 from api.errors import request_id_of, status_of
 from api.limits import StreamingCaller, check_request_limits
-from api.schemas import AskRequest, AskResponse, UsageOut
-from rag.answering import AnswerEvent, AskOptions, Cited, Delta, Done, Failed, Retrieved, Used
+from api.schemas import AskRequest, AskResponse, StructuredAnswerOut, ThinkingOptions, UsageOut
+from rag.answering import (
+    AnswerEvent,
+    AskOptions,
+    Cited,
+    Delta,
+    Done,
+    Failed,
+    Retrieved,
+    Thinking,
+    Used,
+)
 from rag.errors import InvalidInput
+from rag.generation import AnswerShape
+from rag.thinking import ThinkingRequest
 
 router = APIRouter(tags=["answering"])
 
-_NOT_YET = ("thinking", "format", "agentic", "dry_run")
+_NOT_YET = ("agentic",)
 
 
 @router.post(
@@ -35,8 +47,10 @@ async def ask(
 ) -> Any:
     _refuse_unavailable_options(body)
     check_request_limits(services.settings, question=body.question, top_k=body.top_k)
-    options = AskOptions(body.conversation_id, body.model, body.top_k, body.stream)
-    events = services.answerer.ask(body.question, options, request_id_of(request))
+    options = AskOptions(
+        body.conversation_id, body.model, body.top_k, body.stream, shape=_shape(body)
+    )
+    events = services.asker.ask(body.question, options, request_id_of(request))
     # The first event comes after validation and retrieval: errors so far get a real status.
     first = await anext(events)
     if body.stream:
@@ -48,6 +62,16 @@ def _refuse_unavailable_options(body: AskRequest) -> None:
     asked = [name for name in _NOT_YET if getattr(body, name) not in (None, False, "text")]
     if asked:
         raise InvalidInput(f"not available yet: {', '.join(asked)}; ask without them")
+
+
+def _shape(body: AskRequest) -> AnswerShape:
+    thinking = body.thinking
+    request: ThinkingRequest | None = None
+    if isinstance(thinking, ThinkingOptions):
+        request = ThinkingRequest(thinking.effort, thinking.budget_tokens)
+    elif thinking is not None:
+        request = ThinkingRequest(effort=thinking)
+    return AnswerShape(body.format or "text", request)
 
 
 async def _server_sent(
@@ -67,10 +91,14 @@ async def _collected(first: AnswerEvent, events: AsyncGenerator[AnswerEvent, Non
             raise event.error
     done = next(e for e in collected if isinstance(e, Done))
     used = next(e for e in collected if isinstance(e, Used))
+    thinking = "".join(e.text for e in collected if isinstance(e, Thinking))
+    structured = done.structured
     return AskResponse(
         conversation_id=done.conversation_id,
         model=done.model,
-        answer=done.text,
+        answer=structured.answer if structured is not None else done.text,
+        structured=StructuredAnswerOut(**structured.model_dump()) if structured else None,
+        thinking=thinking or None,
         sources=[asdict(s) for s in done.sources],
         citations=[asdict(c) for c in done.citations],
         usage=_usage(used),
@@ -87,6 +115,8 @@ def _payload(event: AnswerEvent) -> tuple[str, Any]:
     if isinstance(event, Retrieved):
         sources = [asdict(s) for s in event.sources]
         return "retrieval", {"conversation_id": event.conversation_id, "sources": sources}
+    if isinstance(event, Thinking):
+        return "thinking", {"text": event.text}
     if isinstance(event, Delta):
         return "delta", {"text": event.text}
     if isinstance(event, Cited):
@@ -98,6 +128,7 @@ def _payload(event: AnswerEvent) -> tuple[str, Any]:
             "conversation_id": event.conversation_id,
             "model": event.model,
             "answer_cached": event.from_answer_cache,
+            "structured": event.structured.model_dump() if event.structured else None,
         }
     return "error", {"type": status_of(event.error)[1], "message": str(event.error)}
 

@@ -1,0 +1,196 @@
+"""Model routing: is a question trivial enough for the fast model? One small structured call.
+
+The classification runs on the fast model with structured output (rag/structured.py) and is
+recorded in the ledger under its own feature, `route`. It is built to be cheap:
+- no documents: only the question, after a fixed system prompt and a fixed list of examples;
+- that fixed prefix is byte-stable and carries a cache mark whenever the cache policy finds it
+  long enough for the model's minimum, so after the first call it is read at the cache rate;
+- at most a few output tokens (`{"trivial": true}`);
+- decisions are remembered per normalised question, so a repeated question (which the answer
+  cache will serve anyway) costs no second classification.
+
+Routing is off by default (STRATA_ROUTING): it adds a full round trip to the fast model before
+the answer's first byte. In money it pays off easily: the classification costs about a
+hundredth of a default-model answer over a documents block, so it is worth it once more than
+roughly one question in a hundred is trivial; the ledger shows the net figure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.answer_cache import normalise_question
+from rag.cache_policy import LayerStats, decide
+from rag.errors import UpstreamError
+from rag.generation import tool_answer_text
+from rag.llm import CallMeter, Claude, ClaudeRequest, TextDelta, ToolInput
+from rag.models import ModelInfo
+from rag.prompt import estimate_tokens
+from rag.settings import CachePolicyName
+from rag.structured import parse_structured, structured_params
+from rag.types import CacheLayer, CallRecord, Feature
+
+ROUTE_TOOL = "record_route"
+_MAX_OUTPUT_TOKENS = 64
+_REMEMBERED_DECISIONS = 4096
+
+ROUTING_SYSTEM_PROMPT = """\
+You route messages sent to a question-answering service over the user's own documents. \
+Decide whether a small, fast model would answer the message as well as a large one.
+
+A message is trivial when it is small talk (a greeting, thanks, a farewell), a request to \
+repeat or reformat an earlier answer, or a lookup of one plain fact that one quoted passage \
+answers (a name, a date, a number, a definition).
+
+It is not trivial when it asks for an explanation, a comparison, reasoning across passages, \
+a summary, advice, a calculation, or when it is ambiguous. When unsure, it is not trivial. \
+The user turn lists examples of trivial messages, then the message to route. Answer only \
+with the classification."""
+
+# Each line is a trivial message; real traffic's trivial share is mostly of these kinds.
+ROUTING_EXAMPLES = """\
+Examples of trivial messages:
+Hello there.
+Hi, good morning.
+Hey, anyone here?
+Good afternoon, team.
+Good evening.
+Thanks a lot.
+Thank you, that is perfect.
+Many thanks for the quick reply.
+Cheers, great work.
+Great, thanks again.
+Goodbye for now.
+Bye, see you tomorrow.
+Okay, got it.
+Sounds good to me.
+Ok cool, noted.
+Nice one.
+Can you repeat that?
+Say that again more briefly.
+Shorten your last reply to one line.
+Put the last reply in bullet points.
+Translate your previous reply into French.
+Make the last reply more formal.
+Could you rephrase that more simply?
+What was the title you just mentioned?
+Who wrote the report you quoted?
+Which year did you just cite?
+What is the version number in that passage?
+When was the note you quoted dated?
+Spell out the acronym you used.
+What does the abbreviation in your answer stand for?
+Is that figure in dollars or euros?
+Yes or no: is the office open on Sundays?
+What time does the office open?
+What is the support email address?
+What is the phone number of the front desk?
+Where is the head office located?
+Who signed the agreement?
+On what date was the policy last updated?
+What is the name of the product owner?
+How many pages does the manual have?"""
+
+
+class RouteDecision(BaseModel):
+    """The classification's structured output."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trivial: bool = Field(description="True when the fast model can answer the message as well.")
+
+
+class _Ledger(Protocol):
+    def record(self, record: CallRecord) -> None: ...
+
+
+@dataclass
+class Router:
+    """Classifies questions on the fast model and remembers the answers."""
+
+    claude: Claude
+    ledger: _Ledger
+    fast: ModelInfo
+    cache_policy: CachePolicyName = "adaptive"
+    _decisions: OrderedDict[str, bool] = field(default_factory=OrderedDict)
+    _last_message_id: str | None = None
+
+    async def is_trivial(self, question: str, http_request_id: str | None = None) -> bool:
+        """True when the fast model should answer question; one `route` ledger row per call."""
+        key = normalise_question(question)
+        if key in self._decisions:
+            self._decisions.move_to_end(key)
+            return self._decisions[key]
+        trivial = await self._classify(question, http_request_id)
+        self._decisions[key] = trivial
+        if len(self._decisions) > _REMEMBERED_DECISIONS:
+            self._decisions.popitem(last=False)
+        return trivial
+
+    async def _classify(self, question: str, http_request_id: str | None) -> bool:
+        prefix_tokens = estimate_tokens(ROUTING_SYSTEM_PROMPT) + estimate_tokens(ROUTING_EXAMPLES)
+        request = ClaudeRequest(
+            model=self.fast.model_id,
+            max_tokens=_MAX_OUTPUT_TOKENS,
+            prompt=self._prompt(question, prefix_tokens),
+            previous_message_id=self._last_message_id,
+        )
+        meter = CallMeter()
+        started_at = datetime.now(UTC)
+        text: list[str] = []
+        failure: UpstreamError | None = None
+        try:
+            async for piece in self.claude.stream(request, meter):
+                if isinstance(piece, ToolInput):
+                    text.append(tool_answer_text(piece.input))
+                elif isinstance(piece, TextDelta):
+                    text.append(piece.text)
+            decision = parse_structured(RouteDecision, "".join(text))
+        except UpstreamError as exc:
+            failure = exc
+            raise
+        finally:
+            self._last_message_id = meter.message_id or self._last_message_id
+            self.ledger.record(
+                CallRecord(
+                    feature=Feature.ROUTE,
+                    model=self.fast.model_id,
+                    usage=meter.usage,
+                    started_at=started_at,
+                    latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
+                    time_to_first_token_ms=meter.time_to_first_token_ms,
+                    request_id=meter.request_id,
+                    layer_prefix_tokens={CacheLayer.SYSTEM: prefix_tokens},
+                    cache_miss_reason=meter.cache_miss_reason,
+                    cache_missed_input_tokens=meter.cache_missed_input_tokens,
+                    http_request_id=http_request_id,
+                    error=str(failure) if failure is not None else None,
+                )
+            )
+        return decision.trivial
+
+    def _prompt(self, question: str, prefix_tokens: int) -> dict[str, object]:
+        examples: dict[str, object] = {"type": "text", "text": ROUTING_EXAMPLES}
+        # Every classification reads this prefix back: reuse is certain while traffic flows.
+        stats = LayerStats(prefix_tokens, self.fast.min_cacheable_tokens, 1.0)
+        mark = decide(self.cache_policy, CacheLayer.SYSTEM, stats)
+        if mark is not None:
+            examples = {**examples, "cache_control": mark.as_param()}
+        params: dict[str, object] = {
+            "system": [{"type": "text", "text": ROUTING_SYSTEM_PROMPT}],
+            "messages": [
+                {"role": "user", "content": [examples, {"type": "text", "text": question}]}
+            ],
+        }
+        return {
+            **params,
+            **structured_params(
+                RouteDecision, self.fast, ROUTE_TOOL, "Record whether the message is trivial."
+            ),
+        }
