@@ -10,7 +10,7 @@ Below the model's minimum cacheable length a mark caches nothing, so it is never
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -64,60 +64,59 @@ def decide(policy: CachePolicyName, layer: CacheLayer, stats: LayerStats) -> Cac
 
 
 class ReuseTracker:
-    """Estimates from recent traffic how likely a layer's content is to be read again.
+    """Learns from recent traffic how likely a layer's content is to be carried again.
 
-    An observation is a repeat when the same key was seen within the TTL before it. A key seen
-    recently is expected back (repeats cluster: follow-ups, popular questions); an unseen key
-    gets the recent repeat rate, starting from a cautious prior so that traffic in which nothing
-    repeats stops paying for writes after a couple of calls.
+    Content (a chunk set, a conversation) is tracked by key. Uses of a key within the TTL of
+    each other form a run; a key already used n times in its current run comes back with the
+    probability observed for recent keys: of those whose run reached n + 1 uses, the share that
+    reached n + 2. A cautious prior (1 in 4) starts it off and keeps one lucky repeat from
+    convincing it. Traffic in which nothing repeats drives the estimate for a new key below the
+    break-even within a couple of calls, and it stops paying for writes.
     """
 
     def __init__(
         self,
         ttl_seconds: float = FIVE_MINUTES_SECONDS,
-        window: int = 200,
+        window: int = 1000,
         prior_repeats: float = 1.0,
-        prior_fresh: float = 2.0,
+        prior_fresh: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl_seconds = ttl_seconds
+        self._window = window
         self._clock = clock
         self._prior = (prior_repeats, prior_fresh)
-        self._last_seen: dict[str, float] = {}
-        self._repeats_of: dict[str, int] = {}
-        self._outcomes: deque[tuple[float, bool]] = deque(maxlen=window)
+        # key -> (last use, uses in the current run), oldest first.
+        self._runs: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._runs_reaching: Counter[int] = Counter()
 
     def estimate(self, key: str) -> float:
-        """The probability that key's content is read again within the TTL."""
-        now = self._clock()
-        if self._seen_within_ttl(key, now):
-            repeats = self._repeats_of.get(key, 0)
-            return (1.0 + repeats) / (2.0 + repeats)
-        return self.repeat_rate()
+        """The probability that key's content is carried again within the TTL after this use."""
+        uses = self._uses_in_run(key, self._clock())
+        prior_repeats, prior_fresh = self._prior
+        reached_now = self._runs_reaching[uses + 1]
+        reached_next = self._runs_reaching[uses + 2]
+        return (prior_repeats + reached_next) / (prior_repeats + prior_fresh + reached_now)
 
     def observe(self, key: str) -> None:
         """Record that a request carried key's content now."""
         now = self._clock()
-        repeat = self._seen_within_ttl(key, now)
-        self._repeats_of[key] = self._repeats_of.get(key, 0) + 1 if repeat else 0
-        self._last_seen[key] = now
-        self._outcomes.append((now, repeat))
-        self._forget_expired(now)
+        uses = self._uses_in_run(key, now)
+        if uses == 0 and key in self._runs:
+            self._forget(key)
+        self._runs[key] = (now, uses + 1)
+        self._runs.move_to_end(key)
+        self._runs_reaching[uses + 1] += 1
+        while len(self._runs) > self._window:
+            self._forget(next(iter(self._runs)))
 
-    def repeat_rate(self) -> float:
-        """The share of recent observations that were repeats, smoothed by the prior."""
-        prior_repeats, prior_fresh = self._prior
-        repeats = sum(1 for _, repeat in self._outcomes if repeat)
-        return (prior_repeats + repeats) / (prior_repeats + prior_fresh + len(self._outcomes))
+    def _uses_in_run(self, key: str, now: float) -> int:
+        run = self._runs.get(key)
+        if run is None or now - run[0] > self._ttl_seconds:
+            return 0
+        return run[1]
 
-    def _seen_within_ttl(self, key: str, now: float) -> bool:
-        seen = self._last_seen.get(key)
-        return seen is not None and now - seen <= self._ttl_seconds
-
-    def _forget_expired(self, now: float) -> None:
-        if len(self._last_seen) < 4 * (self._outcomes.maxlen or 1):
-            return
-        expired = [k for k, seen in self._last_seen.items() if now - seen > self._ttl_seconds]
-        for key in expired:
-            del self._last_seen[key]
-            self._repeats_of.pop(key, None)
+    def _forget(self, key: str) -> None:
+        _, uses = self._runs.pop(key)
+        for count in range(1, uses + 1):
+            self._runs_reaching[count] -= 1

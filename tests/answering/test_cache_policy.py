@@ -71,5 +71,29 @@ def test_tracker_forgets_what_fell_out_of_the_ttl():
         tracker.observe(f"other-{i}")
     tracker.observe("a")
     clock.now = 301
-    assert tracker.estimate("a") == tracker.repeat_rate()
+    assert tracker.estimate("a") == tracker.estimate("never-seen")
     assert tracker.estimate("a") < break_even_reuse(1.25, 0.1)
+
+
+def test_tracker_learns_that_second_uses_rarely_come_back():
+    clock = _Clock()
+    tracker = ReuseTracker(ttl_seconds=300, clock=clock)
+    threshold = break_even_reuse(1.25, 0.1)
+    # Ten chunk sets, each used exactly twice and never a third time.
+    for i in range(10):
+        tracker.observe(f"set-{i}")
+        tracker.observe(f"set-{i}")
+    tracker.observe("b")
+    assert tracker.estimate("b") < threshold
+
+
+def test_tracker_learns_that_sets_come_back_when_they_do():
+    clock = _Clock()
+    tracker = ReuseTracker(ttl_seconds=300, clock=clock)
+    threshold = break_even_reuse(1.25, 0.1)
+    for i in range(10):
+        for _ in range(3):
+            tracker.observe(f"set-{i}")
+    assert tracker.estimate("brand-new") > threshold
+    tracker.observe("b")
+    assert tracker.estimate("b") > threshold
