@@ -173,7 +173,8 @@ class JobRunner:
                 seen[document_id] = upload.filename
             except InvalidInput as exc:
                 await asyncio.to_thread(upload.path.unlink, missing_ok=True)
-                accepted.append((self.reject(upload.filename, str(exc)), exc))
+                job = await asyncio.to_thread(self.reject, upload.filename, str(exc))
+                accepted.append((job, exc))
                 continue
             accepted.append((await asyncio.to_thread(self._submit, upload), None))
         return accepted
@@ -203,21 +204,25 @@ class JobRunner:
             await self._run(job_id)
 
     async def _run(self, job_id: str) -> None:
-        job = self.get(job_id)
+        job = await asyncio.to_thread(self.get, job_id)
         path = self._job_path(job_id)
-        self._set(job_id, "running", None, None)
+        await asyncio.to_thread(self._set, job_id, "running", None, None)
         ingest = functools.partial(self.pipeline.ingest_file, path, job.filename, job.declared_type)
         self._current = asyncio.get_running_loop().run_in_executor(None, ingest)
         try:
             outcome = await self._current
         except Exception as exc:
             log.exception("ingest job %s failed", job_id)
-            self._set(job_id, "failed", None, f"ingestion failed: {exc}")
+            await asyncio.to_thread(self._set, job_id, "failed", None, f"ingestion failed: {exc}")
         else:
-            if outcome.outcome == "failed":
-                self._set(job_id, "failed", outcome.document_id, outcome.error)
-            else:
-                self._set(job_id, "done", outcome.document_id, None)
+            failed = outcome.outcome == "failed"
+            await asyncio.to_thread(
+                self._set,
+                job_id,
+                "failed" if failed else "done",
+                outcome.document_id,
+                outcome.error if failed else None,
+            )
         await asyncio.to_thread(path.unlink, missing_ok=True)
 
     async def close(self) -> None:

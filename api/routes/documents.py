@@ -94,10 +94,8 @@ async def get_job(job_id: str, caller: ViewerCaller, services: ServicesDep) -> J
 @router.get("/v1/documents", summary="Every document and the corpus version")
 async def list_documents(caller: ViewerCaller, services: ServicesDep) -> DocumentList:
     records = await asyncio.to_thread(services.registry.documents)
-    return DocumentList(
-        documents=[_document(r) for r in records],
-        corpus_version=services.registry.corpus_version(),
-    )
+    version = await asyncio.to_thread(services.registry.corpus_version)
+    return DocumentList(documents=[_document(r) for r in records], corpus_version=version)
 
 
 @router.get("/v1/documents/{document_id}", summary="A document and its chunks")
