@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import textwrap
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import PurePath
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from pypdf import PdfReader
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
+_MARKED_CODE = re.compile(r"\[code\]\n(.*?)\n?\[/code\]", re.DOTALL)
 _MAX_TITLE_CHARS = 120
 
 
@@ -127,9 +129,16 @@ def _html_to_markdown(html: str) -> tuple[str, str]:
     converter.body_width = 0
     converter.ignore_images = True
     converter.ignore_links = True
+    # Marked code becomes a fenced block: html2text's indented code would be read as part of
+    # a list that precedes it.
+    converter.mark_code = True
     title = _TitleParser()
     title.feed(html)
-    return converter.handle(html), " ".join(title.title.split())
+    markdown = _MARKED_CODE.sub(
+        lambda m: f"```\n{textwrap.dedent(m.group(1)).strip(chr(10))}\n```",
+        converter.handle(html),
+    )
+    return markdown, " ".join(title.title.split())
 
 
 def _open_pdf(data: bytes, name: str) -> PdfReader:

@@ -45,6 +45,17 @@ def test_html_takes_its_title_and_headings_and_drops_scripts() -> None:
     assert "Owls hunt at night." in document.text
 
 
+def test_html_code_after_a_list_stays_a_code_block_of_its_own() -> None:
+    html = b"<h1>Loop</h1><ul><li>one</li><li>two</li></ul><pre>for x in y:\n    print(x)</pre>"
+
+    document = load_document(html, "loop.html")
+
+    assert [(s.kind, s.text) for s in document.sections] == [
+        ("list", "  * one\n  * two"),
+        ("code", "```\nfor x in y:\n    print(x)\n```"),
+    ]
+
+
 def test_pdf_sections_keep_their_page_numbers() -> None:
     data = pdf_bytes(
         [[("Heading1", "First page"), ("BodyText", "Alpha text.")], [("BodyText", "Beta text.")]],
