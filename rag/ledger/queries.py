@@ -74,6 +74,8 @@ _TOTAL_COLUMNS: tuple[ColumnElement[Any], ...] = (
     _sum(c.saved_usd),
     _count_if(c.layer_hit == CacheLayer.ANSWER.value),
     _sum(c.avoided_cost_usd),
+    _count_if(c.routed_from_model.is_not(None)),
+    _sum(c.routing_saved_usd),
 )
 
 
@@ -92,6 +94,8 @@ def _totals(values: Sequence[Any]) -> Totals:
         saved_usd=float(values[9]),
         answer_cache_hits=int(values[10]),
         avoided_cost_usd=float(values[11]),
+        routed_calls=int(values[12]),
+        routing_saved_usd=float(values[13]),
     )
 
 
@@ -224,6 +228,8 @@ _ROW_COLUMNS = (
     c.avoided_cost_usd,
     c.cache_write_read_back_tokens,
     c.error,
+    c.routed_from_model,
+    c.routing_saved_usd,
 )
 
 

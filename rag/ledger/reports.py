@@ -23,6 +23,8 @@ class Totals:
     saved_usd: float = 0.0
     answer_cache_hits: int = 0
     avoided_cost_usd: float = 0.0
+    routed_calls: int = 0
+    routing_saved_usd: float = 0.0
 
     @property
     def cache_creation_input_tokens(self) -> int:
@@ -123,6 +125,8 @@ class LedgerRow:
     avoided_cost_usd: float | None
     cache_write_read_back_tokens: int
     error: str | None
+    routed_from_model: str | None
+    routing_saved_usd: float | None
 
     @property
     def cache_creation_input_tokens(self) -> int:

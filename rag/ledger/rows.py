@@ -87,6 +87,7 @@ def build_row(record: CallRecord, prices: PriceTable) -> dict[str, Any]:
         "conversation_prefix_tokens": prefixes[CacheLayer.CONVERSATION],
         "cache_miss_reason": record.cache_miss_reason,
         "cache_missed_tokens": record.cache_missed_input_tokens,
+        "routed_from_model": record.routed_from_model,
         "cache_write_expires_epoch_ms": _write_expiry_ms(usage, started_ms),
         "cache_write_read_back_tokens": 0,
         "error": record.error[:_ERROR_CHARS] if record.error else None,
@@ -122,6 +123,7 @@ def _money(
             "cache_missed_cost_usd": None,
             "avoided_cost_usd": None,
             "cache_write_premium_usd": None,
+            "routing_saved_usd": None,
         }
     usage = record.usage
     cost = rates.cost_usd(usage)
@@ -135,6 +137,13 @@ def _money(
         without_cache += avoided.cost_without_cache_usd or 0
         avoided_cost = float(avoided.cost_usd) if avoided.cost_usd is not None else None
     missed = record.cache_missed_input_tokens
+    routing_saved = None
+    if record.routed_from_model:
+        passed_over = prices.cost_of(
+            record.routed_from_model, usage, batch=record.batch, at=record.started_at
+        )
+        if passed_over.cost_usd is not None:
+            routing_saved = float(passed_over.cost_usd - cost)
     return {
         "price_source": str(rates.source),
         "cost_usd": float(cost),
@@ -146,6 +155,7 @@ def _money(
         "cache_missed_cost_usd": float(rates.miss_cost_usd(missed)) if missed else None,
         "avoided_cost_usd": avoided_cost,
         "cache_write_premium_usd": float(rates.write_premium_usd(usage)),
+        "routing_saved_usd": routing_saved,
     }
 
 

@@ -55,6 +55,9 @@ calls = Table(
     Column("cache_missed_tokens", BigInteger()),
     Column("cache_missed_cost_usd", Float()),
     Column("avoided_cost_usd", Float()),
+    # Routing chose a cheaper model: the model it passed over, and what that choice saved.
+    Column("routed_from_model", String(128)),
+    Column("routing_saved_usd", Float()),
     # Cache-write bookkeeping: what the writes cost above plain input, until when a later
     # call could read them, and how many written tokens a later call did read.
     Column("cache_write_premium_usd", Float()),

@@ -253,3 +253,23 @@ def test_migrations_run_once_and_reopening_keeps_the_rows(ledger_url: str) -> No
             assert connection.execute(text("SELECT count(*) FROM ledger_calls")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_routing_to_a_cheaper_model_records_what_it_saved(ledger: Ledger) -> None:
+    ledger.record(
+        CallRecord(
+            feature=Feature.ASK,
+            model="claude-haiku-4-5",
+            usage=Usage(input_tokens=1_000, output_tokens=100),
+            started_at=HOUR_AGO,
+            latency_ms=1.0,
+            routed_from_model="claude-sonnet-4-6",
+        )
+    )
+
+    totals = ledger.summary().totals
+    # sonnet 1000 * 3 + 100 * 15 = 4,500; haiku 1000 * 1 + 100 * 5 = 1,500 (micro-dollars)
+    assert totals.routing_saved_usd == pytest.approx(0.003)
+    assert totals.routed_calls == 1
+    (row,) = ledger.requests()[0]
+    assert row.routed_from_model == "claude-sonnet-4-6"
