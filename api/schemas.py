@@ -170,6 +170,10 @@ class UsageTotals(BaseModel):
     saved_usd: float = Field(description="cost_without_cache_usd - cost_usd: caching's net saving.")
     answer_cache_hits: int
     avoided_cost_usd: float = Field(description="What the calls the answer cache replaced cost.")
+    routed_calls: int = Field(description="Calls routing sent to a cheaper model.")
+    routing_saved_usd: float = Field(
+        description="What those calls would have cost more on the model routing passed over."
+    )
 
 
 class WastedWrites(BaseModel):
@@ -223,6 +227,8 @@ class LedgerEntry(BaseModel):
     avoided_cost_usd: float | None
     cache_write_read_back_tokens: int
     error: str | None
+    routed_from_model: str | None
+    routing_saved_usd: float | None
 
 
 class UsageRequests(BaseModel):
