@@ -125,9 +125,16 @@ def settings_for(corpus_home: Path, emulator_url: str) -> Callable[..., Settings
 
 
 @pytest.fixture
-def client(settings_for: Callable[..., Settings]) -> Iterator[httpx.Client]:
+def settings_overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def client(
+    settings_for: Callable[..., Settings], settings_overrides: dict[str, Any]
+) -> Iterator[httpx.Client]:
     with (
-        serve_in_thread(create_app(settings_for())) as url,
+        serve_in_thread(create_app(settings_for(**settings_overrides))) as url,
         httpx.Client(base_url=url, timeout=60) as http,
     ):
         yield http
