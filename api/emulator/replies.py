@@ -16,6 +16,7 @@ from api.emulator.thinking import thinking_block, thinking_mode
 from api.emulator.tokens import count_text
 
 _GENERIC_VERBS = frozenset({"get", "fetch", "run", "call", "make", "lookup", "use", "tool"})
+_RETRIEVAL_WORDS = frozenset({"search", "find", "lookup", "retrieve", "query", "fetch"})
 
 
 @dataclass(slots=True)
@@ -34,7 +35,15 @@ def _answers_tool_results(messages: list[dict[str, Any]]) -> bool:
     return any(b.get("type") == "tool_result" for b in text_blocks(last.get("content")))
 
 
-def _pick_tool(body: dict[str, Any], question: str) -> dict[str, Any] | None:
+def _tool_terms(tool: dict[str, Any]) -> set[str]:
+    return terms(str(tool["name"]).replace("_", " ").replace("-", " "))
+
+
+def _pick_tool(body: dict[str, Any], found: Answer) -> dict[str, Any] | None:
+    """The forced tool; on `auto`, one the question names or, with no material, a search.
+
+    A model with nothing to answer from reaches for a tool that can fetch material.
+    """
     tools: list[dict[str, Any]] = [t for t in body.get("tools") or [] if is_custom_tool(t)]
     choice = body.get("tool_choice") or {"type": "auto"}
     kind = choice.get("type")
@@ -42,18 +51,21 @@ def _pick_tool(body: dict[str, Any], question: str) -> dict[str, Any] | None:
         return None
     if kind == "tool":
         return next(t for t in tools if t["name"] == choice["name"])
-    wanted = terms(question)
+    wanted = terms(found.question)
 
     def overlap(tool: dict[str, Any]) -> int:
-        name_terms = terms(str(tool["name"]).replace("_", " ").replace("-", " ")) - _GENERIC_VERBS
-        return len(name_terms & wanted)
+        return len((_tool_terms(tool) - _GENERIC_VERBS) & wanted)
 
     best = max(tools, key=overlap)
     if kind == "any":
         return best
-    if _answers_tool_results(body["messages"]) or overlap(best) == 0:
+    if _answers_tool_results(body["messages"]):
         return None
-    return best
+    if overlap(best):
+        return best
+    if not found.had_material:
+        return next((t for t in tools if _tool_terms(t) & _RETRIEVAL_WORDS), None)
+    return None
 
 
 def _hints(found: Answer) -> Hints:
@@ -87,7 +99,7 @@ def compose_reply(body: dict[str, Any], model: ModelSpec, new_tool_id: Callable[
     thought: tuple[dict[str, Any], int] | None = None
     if thinking_mode(body, model):
         thought = thinking_block(body, model, found)
-    tool = _pick_tool(body, found.question)
+    tool = _pick_tool(body, found)
     output_format = (body.get("output_config") or {}).get("format") or body.get("output_format")
     if tool is not None:
         forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")

@@ -178,3 +178,17 @@ def test_count_tokens_matches_the_usage_of_the_same_request(client: anthropic.An
         usage = client.messages.create(max_tokens=300, **request).usage
         spent = usage.input_tokens + usage.cache_creation_input_tokens
         assert spent + usage.cache_read_input_tokens == counted
+
+
+def test_auto_searches_when_there_is_nothing_to_answer_from(client: anthropic.Anthropic) -> None:
+    bare = [{"role": "user", "content": "How do I reverse a list?"}]
+    message = client.messages.create(
+        model=MODEL, max_tokens=500, tools=[SEARCH_TOOL], messages=bare
+    )
+    assert message.stop_reason == "tool_use"
+    assert message.content[-1].name == "search_documents"
+    supplied = [question_turn("How do I reverse a list?", _documents())]
+    answered = client.messages.create(
+        model=MODEL, max_tokens=500, tools=[SEARCH_TOOL], messages=supplied
+    )
+    assert answered.stop_reason == "end_turn"
