@@ -56,6 +56,8 @@ async def json_body(request: Request, max_bytes: int) -> Any:
 
 def error_response(request: Request, error: ApiError) -> JSONResponse:
     """The documented error body with the status and any extra headers."""
-    return JSONResponse(
-        error_body(error, request_id(request)), status_code=error.status, headers=error.headers
-    )
+    headers = dict(error.headers)
+    if 400 <= error.status < 500 and error.status != 429:
+        # Observed on the real API's 400s; the SDK would not retry these anyway.
+        headers["x-should-retry"] = "false"
+    return JSONResponse(error_body(error, request_id(request)), error.status, headers)

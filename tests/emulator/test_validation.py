@@ -76,6 +76,7 @@ def test_malformed_requests_are_400_invalid_request_error(
 ) -> None:
     response = _post(emulator_url, body)
     assert response.status_code == 400
+    assert response.headers["x-should-retry"] == "false"
     assert response.json()["error"]["type"] == "invalid_request_error"
     assert message in response.json()["error"]["message"]
 
