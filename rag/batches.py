@@ -115,7 +115,7 @@ class Batches:
             for i, (q, model, prompt) in enumerate(zip(questions, models, prompts, strict=True))
         ]
         requests = [
-            (s.custom_id, ClaudeRequest(s.model, self.max_answer_tokens, p.request_params()))
+            (s.custom_id, ClaudeRequest(s.model, self._max_tokens(s.model), p.request_params()))
             for s, p in zip(stored, prompts, strict=True)
         ]
         state = await self.claude.create_batch(requests)
@@ -252,6 +252,9 @@ class Batches:
                     marks[layer] = mark
             prompts.append(build_prompt(chunks, (), question, marks))
         return prompts
+
+    def _max_tokens(self, model: str) -> int:
+        return min(self.max_answer_tokens, model_info(model).max_output_tokens)
 
     def _multipliers(self, model: str) -> tuple[float, float]:
         """The 5-minute write and the read price as multiples of the input price."""

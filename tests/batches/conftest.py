@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -103,8 +104,53 @@ def emulator_config() -> EmulatorConfig:
 
 
 @pytest.fixture
-def emulator_url(emulator_config: EmulatorConfig) -> Iterator[str]:
-    with serve_in_thread(create_emulator(emulator_config)) as url:
+def rejected_requests() -> set[str]:
+    """custom_ids of batch requests the API is to reject (made invalid on the way)."""
+    return set()
+
+
+def _rejecting(app: Any, custom_ids: set[str]) -> Any:
+    """The emulator behind a link that makes the named batch requests ask for too many tokens.
+
+    Strata never sends an invalid request, so the test breaks one in transit: the API then
+    answers that request with an `errored` line, as it does for any request it rejects.
+    """
+
+    async def wrapper(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if not custom_ids or scope["type"] != "http" or scope["path"] != "/v1/messages/batches":
+            await app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            body.extend(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        batch = json.loads(body) if scope["method"] == "POST" else None
+        if batch is not None:
+            for request in batch["requests"]:
+                if request["custom_id"] in custom_ids:
+                    request["params"]["max_tokens"] = 10**9
+            body = bytearray(json.dumps(batch).encode())
+        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await app({**scope, "headers": headers}, replay, send)
+
+    return wrapper
+
+
+@pytest.fixture
+def emulator_url(emulator_config: EmulatorConfig, rejected_requests: set[str]) -> Iterator[str]:
+    with serve_in_thread(_rejecting(create_emulator(emulator_config), rejected_requests)) as url:
         yield url
 
 
