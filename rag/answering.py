@@ -352,13 +352,27 @@ def _source(chunk: Chunk) -> Source:
     return Source(chunk.chunk_id, chunk.document_id, chunk.source, chunk.title)
 
 
+def _calibrated_prefixes(usage: Usage, prompt: LayeredPrompt) -> dict[CacheLayer, int]:
+    """Each layer's prefix in the API's tokens: the estimates scaled to the reported total."""
+    estimated = prompt.prompt_tokens
+    if usage.prompt_tokens <= 0 or estimated <= 0:
+        return dict(prompt.layer_prefix_tokens)
+    scale = usage.prompt_tokens / estimated
+    return {layer: round(tokens * scale) for layer, tokens in prompt.layer_prefix_tokens.items()}
+
+
 def _layer_hit(usage: Usage, prompt: LayeredPrompt) -> CacheLayer:
-    """The layer whose (estimated) prefix length is closest to what was read from the cache."""
+    """The deepest layer whose whole prefix was read from the cache."""
     read = usage.cache_read_input_tokens
     if read <= 0:
         return CacheLayer.NONE
-    sizes = prompt.layer_prefix_tokens
-    return min(sizes, key=lambda layer: abs(sizes[layer] - read))
+    prefixes = _calibrated_prefixes(usage, prompt)
+    hit = CacheLayer.SYSTEM
+    for layer in _PROMPT_LAYERS:
+        # 5% slack: the per-layer split is an estimate, only the total is exact.
+        if layer in prefixes and read >= prefixes[layer] * 0.95:
+            hit = layer
+    return hit
 
 
 def _call_record(
@@ -378,11 +392,7 @@ def _call_record(
         time_to_first_token_ms=meter.time_to_first_token_ms,
         request_id=meter.request_id,
         layer_hit=_layer_hit(meter.usage, prompt),
-        layer_prefix_tokens={
-            layer: tokens
-            for layer, tokens in prompt.layer_prefix_tokens.items()
-            if layer in _PROMPT_LAYERS
-        },
+        layer_prefix_tokens=_calibrated_prefixes(meter.usage, prompt),
         cache_miss_reason=meter.cache_miss_reason,
         cache_missed_input_tokens=meter.cache_missed_input_tokens,
         error=str(failure) if failure is not None else None,

@@ -54,6 +54,8 @@ class LayeredPrompt:
     chunks: tuple[Chunk, ...]
     # Estimated tokens from the start of the prompt through each non-empty layer.
     layer_prefix_tokens: dict[CacheLayer, int]
+    # Estimated tokens of the whole prompt, question included.
+    prompt_tokens: int
     marked_layers: tuple[CacheLayer, ...]
 
     def request_params(self) -> dict[str, Any]:
@@ -137,6 +139,9 @@ def build_prompt(
         messages=messages,
         chunks=ordered,
         layer_prefix_tokens=prefix,
+        prompt_tokens=_tokens(tool_blocks)
+        + _tokens(system_blocks)
+        + sum(_tokens(message["content"]) for message in messages),
         marked_layers=tuple(layer for layer in _LAYERS if layer in marked),
     )
 

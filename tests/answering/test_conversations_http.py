@@ -1,0 +1,64 @@
+import time
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.serving import serve_in_thread
+from rag.settings import Settings
+from tests.answering.test_ask_http import ask_json
+
+
+@pytest.mark.parametrize("cache_policy", ["always"])
+def test_third_turn_reads_the_conversation_layer(client: httpx.Client):
+    first = ask_json(client, "How do bees make honey?", top_k=12)
+    conversation = first["conversation_id"]
+    second = ask_json(client, "How do bees make honey, in short?", conversation_id=conversation)
+    third = ask_json(client, "How do bees make honey, once more?", conversation_id=conversation)
+    assert second["usage"]["cache_creation_input_tokens"] > 0
+    written_through_turn_two = (
+        second["usage"]["cache_read_input_tokens"] + second["usage"]["cache_creation_input_tokens"]
+    )
+    assert third["usage"]["cache_read_input_tokens"] >= written_through_turn_two
+    assert third["usage"]["layer_hit"] == "conversation"
+
+
+def test_conversations_survive_a_restart(strata_settings: Settings):
+    with (
+        serve_in_thread(create_app(strata_settings)) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        first = ask_json(http, "What does a lighthouse keeper do?")
+    with (
+        serve_in_thread(create_app(strata_settings)) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        follow_up = ask_json(
+            http, "And when were lighthouses automated?", conversation_id=first["conversation_id"]
+        )
+        cached = ask_json(http, "What does a lighthouse keeper do?")
+    assert follow_up["conversation_id"] == first["conversation_id"]
+    assert cached["answer_cached"] is True
+
+
+def _upload(http: httpx.Client, name: str, text: str) -> None:
+    response = http.post("/v1/documents", files=[("files", (name, text.encode(), "text/plain"))])
+    assert response.status_code == 202, response.text
+    job_id = response.json()["jobs"][0]["id"]
+    deadline = time.monotonic() + 60
+    while True:
+        status = http.get(f"/v1/jobs/{job_id}").json()["status"]
+        if status in ("done", "failed"):
+            break
+        assert time.monotonic() < deadline, "the upload job did not finish"
+    assert status == "done"
+
+
+def test_an_ingest_invalidates_the_answer_cache(client: httpx.Client):
+    first = ask_json(client, "Who invented the lighthouse lens?")
+    assert ask_json(client, "Who invented the lighthouse lens?")["answer_cached"] is True
+    _upload(client, "harbours.txt", "Harbour pilots guide large ships into port. " * 20)
+    after = ask_json(client, "Who invented the lighthouse lens?")
+    assert after["answer_cached"] is False
+    assert after["usage"]["output_tokens"] > 0
+    assert first["answer_cached"] is False
