@@ -2,10 +2,11 @@
 
 For every request that carries a `diagnostics` object a fingerprint (hashes and token counts,
 never content) is kept under the response id, per API key. The next request names that id;
-the first divergence is reported as `model_changed`, `tools_changed`, `system_changed`,
-`unavailable` (thinking or tool_choice changed) or `messages_changed`, each with
-`cache_missed_input_tokens`: the previous prompt's tokens after the common prefix, which could
-have been read from cache had the prefix matched. No divergence gives `diagnostics: null`.
+the first divergence is reported as `model_changed` (model or speed), `tools_changed`,
+`system_changed`, `unavailable` (thinking or tool_choice changed) or `messages_changed`, each
+with `cache_missed_input_tokens`: the previous prompt's tokens after the common prefix, which
+could have been read from cache had the prefix matched. No divergence gives
+`diagnostics: null`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ MAX_FINGERPRINTS = 10_000
 class Fingerprint:
     """What is kept of a request: hashes and token counts only."""
 
-    model_id: str
+    model: str
     tools_hash: str
     system_hash: str
     settings_hash: str
@@ -35,7 +36,7 @@ class Fingerprint:
     @classmethod
     def of(cls, prompt: Prompt) -> Fingerprint:
         return cls(
-            prompt.model_id,
+            f"{prompt.model_id}/{prompt.speed}",
             prompt.tools_hash,
             prompt.system_hash,
             prompt.settings_hash,
@@ -60,7 +61,7 @@ def compare(previous: Fingerprint | None, current: Fingerprint) -> dict[str, Any
     """The response's `diagnostics` object for a request that named a previous message."""
     if previous is None:
         return {"cache_miss_reason": {"type": "previous_message_not_found"}}
-    if previous.model_id != current.model_id:
+    if previous.model != current.model:
         reason = "model_changed"
     elif previous.tools_hash != current.tools_hash:
         reason = "tools_changed"

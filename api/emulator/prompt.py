@@ -56,6 +56,7 @@ class Prompt:
     breakpoints: tuple[Breakpoint, ...]
     total_tokens: int
     model_id: str
+    speed: str
     tools_hash: str
     system_hash: str
     settings_hash: str
@@ -194,6 +195,7 @@ def build_prompt(body: dict[str, Any], model_id: str) -> Prompt:
         breakpoints=breakpoints,
         total_tokens=running_tokens + PROMPT_TAIL_TOKENS,
         model_id=model_id,
+        speed=str(body.get("speed") or "standard"),
         tools_hash=tools_hash,
         system_hash=system_hash,
         settings_hash=messages_salt,

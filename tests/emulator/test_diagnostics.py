@@ -53,6 +53,7 @@ def test_a_changed_system_prompt_is_named_with_the_tokens_it_cost(
 def test_model_tools_and_messages_changes_are_told_apart(client: anthropic.Anthropic) -> None:
     first = _send(client, None)
     assert _reason(_send(client, first.id, model="claude-opus-5"))["type"] == "model_changed"
+    assert _reason(_send(client, first.id, speed="fast"))["type"] == "model_changed"
     tools = [{"name": "lookup", "input_schema": {"type": "object"}}]
     assert _reason(_send(client, first.id, tools=tools))["type"] == "tools_changed"
     edited = [{"role": "user", "content": "How do I sort a list?"}]
