@@ -29,6 +29,7 @@ from rag.retrieval import Retriever
 from rag.routing import Router
 from rag.settings import Settings
 from rag.store import ChunkStore
+from rag.tracing import open_tracing
 
 log = logging.getLogger("strata")
 
@@ -92,6 +93,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         # Closing flushes: calls recorded as the process stops are still written.
         stack.push_async_callback(asyncio.to_thread, ledger.close)
+        # Off (a no-op) unless STRATA_OTLP_ENDPOINT is set; shut down last, so it exports all.
+        tracing = open_tracing(settings.otlp_endpoint)
+        stack.callback(tracing.shutdown)
         claude = _open_claude(settings, stack)
         stack.push_async_callback(claude.aclose)
         retriever = Retriever(
@@ -100,6 +104,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             registry.corpus_version,
             hybrid=settings.hybrid_search,
             context_token_budget=settings.context_token_budget,
+            tracing=tracing,
         )
         conversations = ConversationStore.open(settings.home)
         stack.callback(conversations.close)
@@ -117,6 +122,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_model=settings.model,
             default_top_k=settings.top_k,
             max_answer_tokens=settings.max_answer_tokens,
+            tracing=tracing,
         )
         router = None
         if settings.routing:
@@ -135,6 +141,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_top_k=settings.top_k,
             max_answer_tokens=settings.max_answer_tokens,
             max_questions=settings.max_batch_questions,
+            tracing=tracing,
         )
         # Entered last, so it stops first: no collection runs while the ledger closes.
         await stack.enter_async_context(batches.polling(settings.batch_poll_seconds))

@@ -30,6 +30,7 @@ from rag.prompt import PROMPT_VERSION, LayeredPrompt, build_prompt, documents_ke
 from rag.retrieval import Retriever
 from rag.settings import CachePolicyName
 from rag.structured import StructuredAnswer
+from rag.tracing import NO_TRACING, TraceSpan, Tracing, call_attributes, prompt_attributes
 from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature, Source, Turn, Usage
 
 _PROMPT_LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
@@ -133,11 +134,33 @@ class Answerer:
     max_answer_tokens: int = 1024
     documents_reuse: ReuseTracker = field(default_factory=ReuseTracker)
     conversation_reuse: ReuseTracker = field(default_factory=ReuseTracker)
+    tracing: Tracing = NO_TRACING
 
     async def ask(
         self, question: str, options: AskOptions, http_request_id: str | None = None
     ) -> AsyncGenerator[AnswerEvent, None]:
         """The events of answering question (see the module docstring for their order)."""
+        attributes = {"strata.conversation_id": options.conversation_id}
+        with self.tracing.span("strata.ask", attributes=attributes) as trace:
+            async with aclosing(self._ask(question, options, http_request_id, trace)) as events:
+                async for event in events:
+                    if isinstance(event, Done):
+                        trace.set(
+                            {
+                                "strata.conversation_id": event.conversation_id,
+                                "gen_ai.request.model": event.model,
+                                "strata.answer_cached": event.from_answer_cache,
+                            }
+                        )
+                    yield event
+
+    async def _ask(
+        self,
+        question: str,
+        options: AskOptions,
+        http_request_id: str | None,
+        trace: TraceSpan,
+    ) -> AsyncGenerator[AnswerEvent, None]:
         if not question.strip():
             raise InvalidInput("the question is empty")
         model = model_info(options.model or self.default_model).model_id
@@ -169,9 +192,11 @@ class Answerer:
             )
             return
 
-        retrieved = await self.retriever.retrieve(question, top_k)
+        retrieved = await self.retriever.retrieve(question, top_k, trace)
         chunks = _reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
-        prompt = self._prompt(chunks, conversation, question, model)
+        with self.tracing.span("strata.prompt", trace) as prompt_span:
+            prompt = self._prompt(chunks, conversation, question, model)
+            prompt_span.set(prompt_attributes(prompt))
         sources = tuple(_source(c) for c in prompt.chunks)
         yield Retrieved(conversation.conversation_id, sources)
 
@@ -187,6 +212,9 @@ class Answerer:
         text: list[str] = []
         citations: list[Citation] = []
         failure: UpstreamError | None = None
+        call_span = self.tracing.start(
+            "claude.messages", trace, {"gen_ai.request.model": model, "strata.feature": feature}
+        )
         try:
             async with aclosing(self.claude.stream(request, meter)) as events:
                 async for piece in events:
@@ -214,6 +242,7 @@ class Answerer:
                     routed_from_model=options.routed_from_model,
                 )
             )
+            call_span.end(call_attributes(record), record.error)
         answer = "".join(text)
         if failure is None:
             try:

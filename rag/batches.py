@@ -32,6 +32,7 @@ from rag.pricing import Cost, PriceTable
 from rag.prompt import LayeredPrompt, build_prompt, documents_key
 from rag.retrieval import Retriever
 from rag.settings import CachePolicyName
+from rag.tracing import NO_TRACING, TraceSpan, Tracing, call_attributes
 from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature, Source
 
 log = logging.getLogger("strata.batches")
@@ -87,6 +88,7 @@ class Batches:
     default_top_k: int = 8
     max_answer_tokens: int = 1024
     max_questions: int = 1000
+    tracing: Tracing = NO_TRACING
 
     async def submit(self, questions: Sequence[BatchQuestion]) -> StoredBatch:
         """Retrieve, build each prompt and submit them all as one Message Batch."""
@@ -97,8 +99,15 @@ class Batches:
         if any(not q.question.strip() for q in questions):
             raise InvalidInput("a batch question is empty")
         models = [model_info(q.model or self.default_model).model_id for q in questions]
+        attributes = {"strata.questions": len(questions)}
+        with self.tracing.span("strata.batch.submit", None, attributes) as trace:
+            return await self._submit(questions, models, trace)
+
+    async def _submit(
+        self, questions: Sequence[BatchQuestion], models: list[str], trace: TraceSpan
+    ) -> StoredBatch:
         retrieved = [
-            await self.retriever.retrieve(q.question, q.top_k or self.default_top_k)
+            await self.retriever.retrieve(q.question, q.top_k or self.default_top_k, trace)
             for q in questions
         ]
         chunk_sets = [[r.chunk for r in found] for found in retrieved]
@@ -118,7 +127,9 @@ class Batches:
             (s.custom_id, ClaudeRequest(s.model, self._max_tokens(s.model), p.request_params()))
             for s, p in zip(stored, prompts, strict=True)
         ]
-        state = await self.claude.create_batch(requests)
+        with self.tracing.span("claude.batches.create", trace, {"strata.batch": True}) as span:
+            state = await self.claude.create_batch(requests)
+            span.set({"strata.upstream_batch_id": state.batch_id})
         batch = StoredBatch(
             batch_id="batch_" + uuid.uuid4().hex,
             upstream_id=state.batch_id,
@@ -178,7 +189,9 @@ class Batches:
                     datetime.now(UTC),
                     answered,
                 )
-            await asyncio.to_thread(self._record, batch.batch_id)
+            attributes = {"strata.batch_id": batch.batch_id}
+            with self.tracing.span("strata.batch.collect", None, attributes) as trace:
+                await asyncio.to_thread(self._record, batch.batch_id, trace)
 
     @asynccontextmanager
     async def polling(self, interval_seconds: float) -> AsyncIterator[None]:
@@ -199,7 +212,7 @@ class Batches:
                 log.warning("collecting batches failed, will retry: %s", exc)
             await asyncio.sleep(interval_seconds)
 
-    def _record(self, batch_id: str) -> None:
+    def _record(self, batch_id: str, trace: TraceSpan) -> None:
         """Write the batch's ledger rows, skipping any a process before this one wrote."""
         batch = self.store.get(batch_id)
         questions = self.store.questions(batch_id)
@@ -211,6 +224,8 @@ class Batches:
                 record = _call_record(batch, question)
                 if record is not None and record.request_id not in written:
                     self.ledger.record(record)
+                    call = self.tracing.start("claude.messages", trace)
+                    call.end(call_attributes(record), record.error)
             self.ledger.flush()
 
     def _recorded_request_ids(self, since: datetime) -> set[str]:

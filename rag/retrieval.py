@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.prompt import estimate_tokens
+from rag.tracing import NO_TRACING, TraceSpan, Tracing
 from rag.types import Chunk, RetrievedChunk
 
 # The constant of reciprocal rank fusion from Cormack et al. (2009); 60 is the usual choice.
@@ -67,6 +68,7 @@ class Retriever:
         corpus_version: Callable[[], str],
         hybrid: bool = False,
         context_token_budget: int = 12_000,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self._embedder = embedder
         self._store = store
@@ -75,6 +77,7 @@ class Retriever:
         self._budget_tokens = context_token_budget
         self._lexical: tuple[str, _LexicalIndex] | None = None
         self._lexical_lock = asyncio.Lock()
+        self._tracing = tracing
 
     async def search(self, query: str, top_k: int) -> list[RetrievedChunk]:
         """The top_k chunks for query, best first."""
@@ -90,9 +93,15 @@ class Retriever:
         dense = await asyncio.to_thread(self._store.nearest, vector, wide)
         return fuse([[r.chunk for r in dense], words])[:top_k]
 
-    async def retrieve(self, query: str, top_k: int) -> list[RetrievedChunk]:
+    async def retrieve(
+        self, query: str, top_k: int, trace: TraceSpan | None = None
+    ) -> list[RetrievedChunk]:
         """The best chunks for query that fit the context token budget, best first."""
-        return within_budget(await self.search(query, top_k), self._budget_tokens)
+        attributes = {"strata.top_k": top_k, "strata.hybrid": self.hybrid}
+        with self._tracing.span("strata.retrieval", trace, attributes) as span:
+            found = within_budget(await self.search(query, top_k), self._budget_tokens)
+            span.set({"strata.chunks": len(found)})
+        return found
 
     async def _lexical_index(self) -> _LexicalIndex:
         version = await asyncio.to_thread(self._corpus_version)

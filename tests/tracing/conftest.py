@@ -1,0 +1,10 @@
+"""Tracing runs against the batches suite's corpus, emulator and settings."""
+
+from tests.batches.conftest import (  # noqa: F401
+    corpus_home,
+    embedder,
+    emulator_config,
+    emulator_url,
+    rejected_requests,
+    settings_for,
+)
