@@ -7,6 +7,7 @@ from typing import Any
 
 from api.emulator.errors import invalid
 from api.emulator.models import ModelSpec
+from api.emulator.schemas import check_schema
 
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _THINKING_DOCS = (
@@ -22,6 +23,7 @@ def check_options(body: dict[str, Any], model: ModelSpec, *, counting: bool) -> 
     forced = _check_tool_choice(body.get("tool_choice"), names)
     _check_thinking(body, model, forced, counting=counting)
     _check_output_config(body.get("output_config"), model)
+    _check_format(body.get("output_format"), model, "output_format")
     mark = body.get("cache_control")
     if mark is not None and (
         not isinstance(mark, dict)
@@ -59,6 +61,7 @@ def _check_tools(tools: Any) -> set[str]:
                 raise invalid(f"tools.{i}.custom.input_schema: Field required")
             if schema.get("type") != "object":
                 raise invalid(f"tools.{i}.custom.input_schema.type: Input should be 'object'")
+            check_schema(schema, f"tools.{i}.custom.input_schema")
     return names
 
 
@@ -135,13 +138,14 @@ def _check_output_config(config: Any, model: ModelSpec) -> None:
             )
         if effort not in model.efforts:
             raise invalid(f"output_config.effort: effort '{effort}' is not supported by {model.id}")
-    fmt = config.get("format")
-    if fmt is not None:
-        if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
-            raise invalid("output_config.format.type: Input should be 'json_schema'")
-        if not isinstance(fmt.get("schema"), dict):
-            raise invalid("output_config.format.schema: Field required")
-        if not model.structured_outputs:
-            raise invalid(
-                f"output_config.format: structured outputs are not supported by {model.id}"
-            )
+    _check_format(config.get("format"), model, "output_config.format")
+
+
+def _check_format(fmt: Any, model: ModelSpec, path: str) -> None:
+    if fmt is None:
+        return
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        raise invalid(f"{path}.type: Input should be 'json_schema'")
+    check_schema(fmt.get("schema"), f"{path}.schema")
+    if not model.structured_outputs:
+        raise invalid(f"{path}: structured outputs are not supported by {model.id}")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.emulator.content_blocks import CURRENT_VERSION, check_block, check_text_block
 from api.emulator.errors import ApiError, invalid
 from api.emulator.models import ModelSpec, servable_model
 from api.emulator.options import check_options
 from api.emulator.prompt import text_blocks
 from api.emulator.thinking import sign_thinking
 
-CURRENT_VERSION = "2026-10-21"
 VERSIONS = ("2023-06-01", CURRENT_VERSION)
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k")
 
@@ -43,18 +43,6 @@ CREATE_FIELDS = _COMMON_FIELDS | {
     "container",
 }
 COUNT_FIELDS = _COMMON_FIELDS
-_USER_BLOCKS = {"text", "image", "document", "search_result", "tool_result", "container_upload"}
-_ASSISTANT_BLOCKS = {
-    "text",
-    "tool_use",
-    "thinking",
-    "redacted_thinking",
-    "server_tool_use",
-    "document",
-    "web_search_tool_result",
-    "web_fetch_tool_result",
-    "code_execution_tool_result",
-}
 _PREFILL_REFUSED = (
     "This model does not support assistant message prefill. "
     "The conversation must end with a user message."
@@ -155,26 +143,7 @@ def _check_system(system: Any) -> None:
     for i, block in enumerate(system):
         if not isinstance(block, dict) or block.get("type") != "text":
             raise invalid(f"system.{i}.type: Input should be 'text'")
-        _check_text_block(block, f"system.{i}")
-
-
-def _check_cache_control(mark: Any, path: str) -> None:
-    if mark is None:
-        return
-    if not isinstance(mark, dict) or mark.get("type") != "ephemeral":
-        raise invalid(f"{path}.cache_control.type: Input should be 'ephemeral'")
-    if mark.get("ttl") not in (None, "5m", "1h"):
-        raise invalid(f"{path}.cache_control.ttl: Input should be '5m' or '1h'")
-
-
-def _check_text_block(block: dict[str, Any], path: str) -> None:
-    if not isinstance(block.get("text"), str):
-        raise invalid(f"{path}.text: Field required")
-    if block.get("cache_control") and not block["text"]:
-        raise invalid(f"{path}.text: cache_control cannot be set for empty text blocks")
-    if not block["text"]:
-        raise invalid("messages: text content blocks must be non-empty")
-    _check_cache_control(block.get("cache_control"), path)
+        check_text_block(block, f"system.{i}")
 
 
 def _check_messages(messages: Any, model: ModelSpec, version: str) -> None:
@@ -203,7 +172,7 @@ def _check_messages(messages: Any, model: ModelSpec, version: str) -> None:
         if not isinstance(content, str | list):
             raise invalid(f"messages.{i}.content: Input should be a valid string or list")
         for j, block in enumerate(text_blocks(content)):
-            _check_block(block, f"messages.{i}.content.{j}", str(role), version, citations)
+            check_block(block, f"messages.{i}.content.{j}", str(role), version, citations)
     if messages[-1].get("role") == "assistant" and model.thinking != "budget":
         raise invalid(_PREFILL_REFUSED)
     for kind, flags in citations.items():
@@ -212,57 +181,6 @@ def _check_messages(messages: Any, model: ModelSpec, version: str) -> None:
             raise invalid(f"citations must be enabled on all or none of the {label}")
     _check_tool_pairing(messages)
     _check_thinking_untouched(messages)
-
-
-def _check_block(
-    block: Any, path: str, role: str, version: str, citations: dict[str, set[bool]]
-) -> None:
-    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-        raise invalid(f"{path}: Input should be a valid content block")
-    kind = block["type"]
-    allowed = _ASSISTANT_BLOCKS if role == "assistant" else _USER_BLOCKS
-    if kind not in allowed:
-        raise invalid(f"{path}.type: '{kind}' blocks are not allowed in {role} messages")
-    if kind == "document" and role == "assistant" and version == CURRENT_VERSION:
-        raise invalid(f"{path}.type: document blocks are not allowed in assistant messages")
-    if kind in ("thinking", "redacted_thinking") and "cache_control" in block:
-        raise invalid(f"{path}.{kind}.cache_control: Extra inputs are not permitted")
-    _check_cache_control(block.get("cache_control"), path)
-    if kind == "text":
-        _check_text_block(block, path)
-        if role == "user" and block.get("citations") and version == CURRENT_VERSION:
-            raise invalid(f"{path}.citations: citations are not accepted in user messages")
-    elif kind in ("document", "search_result"):
-        citations[kind].add(bool((block.get("citations") or {}).get("enabled")))
-        if kind == "search_result":
-            _check_search_result(block, path, version)
-    elif kind == "tool_result" and isinstance(block.get("content"), list):
-        for k, part in enumerate(block["content"]):
-            if isinstance(part, dict) and part.get("type") == "search_result":
-                citations["search_result"].add(bool((part.get("citations") or {}).get("enabled")))
-                _check_search_result(part, f"{path}.content.{k}", version)
-    elif kind == "thinking" and not isinstance(block.get("signature"), str):
-        raise invalid(f"{path}.thinking.signature: Field required")
-
-
-def _check_search_result(block: dict[str, Any], path: str, version: str) -> None:
-    for field in ("source", "title"):
-        if not isinstance(block.get(field), str):
-            raise invalid(f"{path}.{field}: Field required")
-    content = block.get("content")
-    if not isinstance(content, list) or not content:
-        raise invalid(f"{path}.content: List should have at least 1 item after validation")
-    for k, part in enumerate(content):
-        if not isinstance(part, dict) or part.get("type") != "text":
-            raise invalid(f"{path}.content.{k}.type: Input should be 'text'")
-        _check_text_block(part, f"{path}.content.{k}")
-        if part.get("citations") and version == CURRENT_VERSION:
-            raise invalid(
-                f"{path}.content.{k}.citations: citations are not accepted in user messages"
-            )
-
-
-_TOOL_USE = ("tool_use", "server_tool_use")
 
 
 def _check_tool_pairing(messages: list[dict[str, Any]]) -> None:

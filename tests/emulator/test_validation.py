@@ -181,3 +181,55 @@ def test_unknown_paths_answer_with_the_api_error_shape(emulator_url: str) -> Non
     response = httpx.get(f"{emulator_url}/v1/nothing-here", headers={"x-api-key": "k"})
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found_error"
+
+
+def _with(**fields: Any) -> dict[str, Any]:
+    return {"model": MODEL, "max_tokens": 100, "messages": HI, **fields}
+
+
+def _user(*blocks: Any) -> dict[str, Any]:
+    return _with(messages=[{"role": "user", "content": list(blocks)}])
+
+
+def _json_format(schema: Any) -> dict[str, Any]:
+    return _with(output_config={"format": {"type": "json_schema", "schema": schema}})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _user({"type": "document", "source": 5}),
+        _user({"type": "document", "source": {"type": "content", "content": 5}}),
+        _user({"type": "image"}),
+        _user(
+            {
+                "type": "search_result",
+                "source": "s",
+                "title": "t",
+                "content": [{"type": "text", "text": "a"}],
+                "citations": 5,
+            }
+        ),
+        _user(5),
+        _user({"type": "text"}),
+        _with(system=[{"type": "text", "text": 5}]),
+        _with(tool_choice="auto"),
+        _with(thinking={"type": "enabled", "budget_tokens": "many"}),
+        _json_format({"type": "object", "properties": 5}),
+        _json_format({"type": "array", "items": 5}),
+        _json_format({"$ref": "#/nowhere"}),
+        _json_format({"allOf": [5]}),
+        _json_format({"type": "string", "minLength": "2"}),
+        _with(
+            tools=[{"name": "a", "input_schema": {"type": "object", "properties": 5}}],
+            tool_choice={"type": "any"},
+        ),
+        _with(diagnostics={"previous_message_id": 5}),
+        _with(stop_sequences="stop"),
+        _with(cache_control=5),
+    ],
+)
+def test_malformed_shapes_are_400_never_500(emulator_url: str, body: dict[str, Any]) -> None:
+    response = _post(emulator_url, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"

@@ -1,0 +1,138 @@
+"""Checks of single content blocks: text, images, documents, search results, cache marks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.emulator.errors import invalid
+
+CURRENT_VERSION = "2026-10-21"
+_USER_BLOCKS = {"text", "image", "document", "search_result", "tool_result", "container_upload"}
+_ASSISTANT_BLOCKS = {
+    "text",
+    "tool_use",
+    "thinking",
+    "redacted_thinking",
+    "server_tool_use",
+    "document",
+    "web_search_tool_result",
+    "web_fetch_tool_result",
+    "code_execution_tool_result",
+}
+
+
+def _check_cache_control(mark: Any, path: str) -> None:
+    if mark is None:
+        return
+    if not isinstance(mark, dict) or mark.get("type") != "ephemeral":
+        raise invalid(f"{path}.cache_control.type: Input should be 'ephemeral'")
+    if mark.get("ttl") not in (None, "5m", "1h"):
+        raise invalid(f"{path}.cache_control.ttl: Input should be '5m' or '1h'")
+
+
+def check_text_block(block: dict[str, Any], path: str) -> None:
+    """A text block: a non-empty string, and no cache mark on an empty one."""
+    if not isinstance(block.get("text"), str):
+        raise invalid(f"{path}.text: Field required")
+    if block.get("cache_control") and not block["text"]:
+        raise invalid(f"{path}.text: cache_control cannot be set for empty text blocks")
+    if not block["text"]:
+        raise invalid("messages: text content blocks must be non-empty")
+    _check_cache_control(block.get("cache_control"), path)
+
+
+def check_block(
+    block: Any, path: str, role: str, version: str, citations: dict[str, set[bool]]
+) -> None:
+    """One content block of a message; records each citations setting seen in `citations`."""
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        raise invalid(f"{path}: Input should be a valid content block")
+    kind = block["type"]
+    allowed = _ASSISTANT_BLOCKS if role == "assistant" else _USER_BLOCKS
+    if kind not in allowed:
+        raise invalid(f"{path}.type: '{kind}' blocks are not allowed in {role} messages")
+    if kind == "document" and role == "assistant" and version == CURRENT_VERSION:
+        raise invalid(f"{path}.type: document blocks are not allowed in assistant messages")
+    if kind in ("thinking", "redacted_thinking") and "cache_control" in block:
+        raise invalid(f"{path}.{kind}.cache_control: Extra inputs are not permitted")
+    _check_cache_control(block.get("cache_control"), path)
+    if kind == "text":
+        check_text_block(block, path)
+        if role == "user" and block.get("citations") and version == CURRENT_VERSION:
+            raise invalid(f"{path}.citations: citations are not accepted in user messages")
+    elif kind in ("document", "search_result"):
+        citations[kind].add(_citations_enabled(block, path))
+        if kind == "search_result":
+            _check_search_result(block, path, version)
+        else:
+            _check_document_source(block.get("source"), f"{path}.source")
+    elif kind == "image":
+        _check_image_source(block.get("source"), f"{path}.source")
+    elif kind == "tool_result" and isinstance(block.get("content"), list):
+        for k, part in enumerate(block["content"]):
+            if isinstance(part, dict) and part.get("type") == "search_result":
+                citations["search_result"].add(_citations_enabled(part, f"{path}.content.{k}"))
+                _check_search_result(part, f"{path}.content.{k}", version)
+    elif kind == "thinking" and not isinstance(block.get("signature"), str):
+        raise invalid(f"{path}.thinking.signature: Field required")
+
+
+def _citations_enabled(block: dict[str, Any], path: str) -> bool:
+    config = block.get("citations")
+    if config is None:
+        return False
+    if not isinstance(config, dict) or not isinstance(config.get("enabled", False), bool):
+        raise invalid(f"{path}.citations: Input should be {{'enabled': true | false}}")
+    return bool(config.get("enabled"))
+
+
+_SOURCE_FIELDS = {"base64": "data", "text": "data", "url": "url", "file": "file_id"}
+
+
+def _check_document_source(source: Any, path: str) -> None:
+    kind = source.get("type") if isinstance(source, dict) else None
+    if kind == "content":
+        content = source.get("content")
+        parts = [content] if isinstance(content, str) else content
+        if not isinstance(parts, list) or not all(
+            isinstance(p, str) or (isinstance(p, dict) and p.get("type") in ("text", "image"))
+            for p in parts
+        ):
+            raise invalid(f"{path}.content: Input should be a string or a list of text blocks")
+        return
+    if kind not in _SOURCE_FIELDS:
+        raise invalid(f"{path}.type: Input should be 'base64', 'text', 'content', 'url' or 'file'")
+    field = _SOURCE_FIELDS[kind]
+    if not isinstance(source.get(field), str):
+        raise invalid(f"{path}.{kind}.{field}: Field required")
+
+
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def _check_image_source(source: Any, path: str) -> None:
+    kind = source.get("type") if isinstance(source, dict) else None
+    if kind not in ("base64", "url", "file"):
+        raise invalid(f"{path}.type: Input should be 'base64', 'url' or 'file'")
+    if kind == "base64" and source.get("media_type") not in _IMAGE_TYPES:
+        raise invalid(f"{path}.base64.media_type: Input should be one of {', '.join(_IMAGE_TYPES)}")
+    field = _SOURCE_FIELDS[kind]
+    if not isinstance(source.get(field), str):
+        raise invalid(f"{path}.{kind}.{field}: Field required")
+
+
+def _check_search_result(block: dict[str, Any], path: str, version: str) -> None:
+    for field in ("source", "title"):
+        if not isinstance(block.get(field), str):
+            raise invalid(f"{path}.{field}: Field required")
+    content = block.get("content")
+    if not isinstance(content, list) or not content:
+        raise invalid(f"{path}.content: List should have at least 1 item after validation")
+    for k, part in enumerate(content):
+        if not isinstance(part, dict) or part.get("type") != "text":
+            raise invalid(f"{path}.content.{k}.type: Input should be 'text'")
+        check_text_block(part, f"{path}.content.{k}")
+        if part.get("citations") and version == CURRENT_VERSION:
+            raise invalid(
+                f"{path}.content.{k}.citations: citations are not accepted in user messages"
+            )
