@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -125,8 +126,12 @@ def _histogram(name: str, documentation: str, histogram: LatencyHistogram) -> Me
     return family
 
 
-@router.get("/metrics", summary="Prometheus metrics: calls, tokens, cost, savings, latency")
-def metrics(caller: ViewerCaller, services: ServicesDep) -> Response:
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    summary="Prometheus metrics: calls, tokens, cost, savings, latency",
+)
+def metrics(caller: ViewerCaller, services: ServicesDep) -> PlainTextResponse:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LedgerCollector(services.ledger))
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

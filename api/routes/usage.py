@@ -24,8 +24,8 @@ from api.schemas import (
     UsageTotals,
     WastedWrites,
 )
-from rag.errors import InvalidInput
 from rag.ledger import Totals
+from rag.types import Feature
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
@@ -34,6 +34,11 @@ Since = Annotated[
 ]
 Until = Annotated[datetime | None, Query(description="Only calls started before this time.")]
 _MAX_PAGE = 200
+_MAX_OFFSET = 2**31 - 1
+# Feature tags and model ids: letters, digits and a few separators, never control characters.
+_NAME = r"^[A-Za-z0-9._:@/-]{1,128}$"
+_GROUP = "(feature|model|day|layer)"
+_GROUP_LIST = f"^{_GROUP}(,{_GROUP})*$"
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -43,10 +48,8 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _period(since: datetime | None, until: datetime | None) -> tuple[datetime | None, ...]:
-    since, until = _utc(since), _utc(until)
-    if since and until and since >= until:
-        raise InvalidInput("since must be earlier than until")
-    return since, until
+    # since at or after until is an empty period: zero calls, not an error.
+    return _utc(since), _utc(until)
 
 
 def _totals(totals: Totals) -> UsageTotals:
@@ -61,11 +64,14 @@ def summary(
     until: Until = None,
     group_by: Annotated[
         str,
-        Query(description="Comma-separated groupings among feature, model, day, layer."),
+        Query(
+            description="Comma-separated groupings among feature, model, day, layer.",
+            pattern=_GROUP_LIST,
+        ),
     ] = "feature,model",
 ) -> UsageSummary:
     since, until = _period(since, until)
-    groups = [name.strip() for name in group_by.split(",") if name.strip()]
+    groups = group_by.split(",")
     result = services.ledger.summary(since, until, {"feature", "model", *groups})
 
     def group(name: str) -> dict[str, UsageTotals] | None:
@@ -83,7 +89,13 @@ def summary(
         by_model=group("model") or {},
         by_day=group("day") if "day" in groups else None,
         by_layer=group("layer") if "layer" in groups else None,
+        routing_net_saved_usd=result.totals.routing_saved_usd - _route_cost_usd(result.groups),
     )
+
+
+def _route_cost_usd(groups: dict[str, dict[str, Totals]]) -> float:
+    route = groups.get("feature", {}).get(Feature.ROUTE.value)
+    return route.cost_usd if route is not None else 0.0
 
 
 @router.get("/requests", summary="Recorded Claude calls, newest or most expensive first")
@@ -93,12 +105,12 @@ def requests(
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=_MAX_PAGE, description="Calls per page.")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Calls to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET, description="Calls to skip.")] = 0,
     order: Annotated[
         Literal["recent", "cost"], Query(description="`recent` first or most `cost` first.")
     ] = "recent",
-    feature: Annotated[str | None, Query(description="Only this feature.")] = None,
-    model: Annotated[str | None, Query(description="Only this model.")] = None,
+    feature: Annotated[str | None, Query(pattern=_NAME, description="Only this feature.")] = None,
+    model: Annotated[str | None, Query(pattern=_NAME, description="Only this model.")] = None,
 ) -> UsageRequests:
     since, until = _period(since, until)
     rows, total = services.ledger.requests(
