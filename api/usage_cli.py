@@ -24,6 +24,7 @@ def run_usage(settings: Settings, days: int | None, as_json: bool, out: Console)
     """Print the summary of the last days (all time when None); the exit status."""
     since = datetime.now(UTC) - timedelta(days=days) if days else None
     # Only the ledger is needed: no model, store or Claude client is opened for this.
+    settings.home.mkdir(parents=True, exist_ok=True)
     ledger = Ledger.open(database_url(settings.home, settings.database_url))
     try:
         summary = ledger.summary(since=since, group_by=("feature", "model", "layer"))
