@@ -177,7 +177,7 @@ class Answerer:
         )
         stored = await self.answer_cache.get(key) if use_answer_cache else None
         if stored is not None:
-            async for event in self._replay(stored, conversation, question, model, feature):
+            async for event in self._replay(stored, conversation, model, feature, http_request_id):
                 yield (
                     replace(event, structured=shape.structured(event.text))
                     if isinstance(event, Done)
@@ -313,9 +313,9 @@ class Answerer:
         self,
         stored: StoredAnswer,
         conversation: Conversation,
-        question: str,
         model: str,
         feature: Feature,
+        http_request_id: str | None,
     ) -> AsyncGenerator[AnswerEvent, None]:
         """A stored answer, replayed as events with zero tokens, recorded as an answer hit."""
         started = time.perf_counter()
@@ -335,6 +335,7 @@ class Answerer:
                 conversation_id=conversation.conversation_id,
                 layer_hit=CacheLayer.ANSWER,
                 avoided_usage=stored.usage,
+                http_request_id=http_request_id,
             )
         )
         yield Done(
