@@ -87,11 +87,6 @@ class Ledger:
         return cls(engine, prices)
 
     @property
-    def dialect(self) -> str:
-        """The database in use: sqlite or postgresql."""
-        return self._engine.dialect.name
-
-    @property
     def healthy(self) -> bool:
         """True while rows are being written."""
         return self._writer.healthy
