@@ -196,6 +196,11 @@ class UsageSummary(UsageTotals):
     by_model: dict[str, UsageTotals]
     by_day: dict[str, UsageTotals] | None = None
     by_layer: dict[str, UsageTotals] | None = None
+    routing_net_saved_usd: float = Field(
+        0.0,
+        description="routing_saved_usd minus what the `route` classification calls cost: "
+        "what routing saved after paying for its own decisions.",
+    )
 
 
 class LedgerEntry(BaseModel):

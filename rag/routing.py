@@ -10,9 +10,13 @@ recorded in the ledger under its own feature, `route`. It is built to be cheap:
   cache will serve anyway) costs no second classification.
 
 Routing is off by default (STRATA_ROUTING): it adds a full round trip to the fast model before
-the answer's first byte. In money it pays off easily: the classification costs about a
-hundredth of a default-model answer over a documents block, so it is worth it once more than
-roughly one question in a hundred is trivial; the ledger shows the net figure.
+the answer's first byte, and it pays only when the fast model is much cheaper. With the default
+pair (Sonnet 5.5 at $2 per million input tokens, Haiku 5.5 at $0.10) a classification of about
+700 tokens costs $0.00007 ($0.00001 once its prefix is cached), while a trivial answer over a
+2,000-token documents block costs about $0.005 less on the fast model: it pays once more than
+about 1.5% of new questions are trivial. With Haiku 4.5 ($1) as the fast model the saving per
+answer halves and uncached classifications eat most of it. The usage summary reports the net
+figure (routing_net_saved_usd), so the choice can be checked on real traffic.
 """
 
 from __future__ import annotations
@@ -84,18 +88,36 @@ Who wrote the report you quoted?
 Which year did you just cite?
 What is the version number in that passage?
 When was the note you quoted dated?
-Spell out the acronym you used.
-What does the abbreviation in your answer stand for?
+Spell out that acronym.
+Expand the abbreviation in your answer.
 Is that figure in dollars or euros?
 Yes or no: is the office open on Sundays?
-What time does the office open?
+When is the office open?
 What is the support email address?
 What is the phone number of the front desk?
 Where is the head office located?
 Who signed the agreement?
 On what date was the policy last updated?
 What is the name of the product owner?
-How many pages does the manual have?"""
+How many pages are in the manual?
+Morning!
+Hello again, I am back.
+Thanks, that settles it.
+Appreciate it, thank you kindly.
+Have a nice weekend.
+Talk to you later.
+Alright, understood.
+Perfect, exactly what I needed.
+Give me that answer as a numbered list.
+Turn your last reply into a table.
+Say it in plain words for a child.
+Quote the exact sentence you relied on.
+Which file was that from?
+Who is the author of the guide you quoted?
+What is the postal code of the warehouse?
+What is the opening date of the new branch?
+Is the deadline the first or the fifteenth?
+What currency are the prices in?"""
 
 
 class RouteDecision(BaseModel):

@@ -97,8 +97,11 @@
       `${count(summary.cache_creation_input_tokens)} written, ${count(summary.input_tokens)} uncached`);
     setText("answer-hits", count(summary.answer_cache_hits));
     setText("answer-avoided", `${money(summary.avoided_cost_usd)} of calls not made`);
-    setText("routing-saved", money(summary.routing_saved_usd));
-    setText("routed-calls", `saved on ${count(summary.routed_calls)} calls, beyond caching`);
+    const routeCost = summary.by_feature.route ? summary.by_feature.route.cost_usd : 0;
+    setText("routing-saved", money(summary.routing_net_saved_usd),
+      signClass(summary.routing_net_saved_usd));
+    setText("routed-calls", `${money(summary.routing_saved_usd)} saved on ` +
+      `${count(summary.routed_calls)} calls, less ${money(routeCost)} spent deciding`);
     setText("wasted-tokens", count(summary.wasted_writes.tokens) + " tokens");
     $("wasted-tokens").classList.toggle("wasted", summary.wasted_writes.tokens > 0);
     setText("wasted-usd", `${money(summary.wasted_writes.usd)} of write premium wasted` +
