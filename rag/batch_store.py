@@ -177,7 +177,9 @@ class BatchStore:
         return [_question(row) for row in rows]
 
     def update_status(self, batch_id: str, status: str, counts: dict[str, int]) -> None:
-        """The upstream status of a batch still processing."""
+        """The upstream status of a batch still processing; save_results() ends it."""
+        if status == "ended":
+            raise ValueError("a batch is marked ended only with its results")
         with self._lock:
             self._db.execute(
                 "UPDATE batches SET status = ?, counts = ? WHERE id = ? AND status != 'ended'",

@@ -161,37 +161,48 @@ class Batches:
         if batch.status == "ended":
             return batch
         state = await self.claude.cancel_batch(batch.upstream_id)
-        await asyncio.to_thread(
-            self.store.update_status, batch_id, state.processing_status, state.counts
-        )
+        # An ended batch is marked ended only with its results, which the poller collects.
+        if not state.ended:
+            await asyncio.to_thread(
+                self.store.update_status, batch_id, state.processing_status, state.counts
+            )
         return await asyncio.to_thread(self.store.get, batch_id)
 
     async def collect(self) -> None:
-        """One pass over unrecorded batches: store the results of ended ones, then record."""
+        """One pass over unrecorded batches: store the results of ended ones, then record.
+
+        A batch that cannot be collected now is logged and left for the next pass; it does
+        not hold up the others.
+        """
         for batch in await asyncio.to_thread(self.store.unrecorded):
-            if batch.status != "ended":
-                state = await self.claude.retrieve_batch(batch.upstream_id)
-                if not state.ended:
-                    await asyncio.to_thread(
-                        self.store.update_status,
-                        batch.batch_id,
-                        state.processing_status,
-                        state.counts,
-                    )
-                    continue
-                lines = await self.claude.batch_results(batch.upstream_id)
-                questions = await asyncio.to_thread(self.store.questions, batch.batch_id)
-                answered = _answered(questions, lines)
+            try:
+                await self._collect(batch)
+            except (UpstreamError, LedgerUnavailable) as exc:
+                log.warning("batch %s not collected yet, will retry: %s", batch.batch_id, exc)
+
+    async def _collect(self, batch: StoredBatch) -> None:
+        if batch.status != "ended":
+            state = await self.claude.retrieve_batch(batch.upstream_id)
+            if not state.ended:
                 await asyncio.to_thread(
-                    self.store.save_results,
+                    self.store.update_status,
                     batch.batch_id,
+                    state.processing_status,
                     state.counts,
-                    datetime.now(UTC),
-                    answered,
                 )
-            attributes = {"strata.batch_id": batch.batch_id}
-            with self.tracing.span("strata.batch.collect", None, attributes) as trace:
-                await asyncio.to_thread(self._record, batch.batch_id, trace)
+                return
+            lines = await self.claude.batch_results(batch.upstream_id)
+            questions = await asyncio.to_thread(self.store.questions, batch.batch_id)
+            await asyncio.to_thread(
+                self.store.save_results,
+                batch.batch_id,
+                state.counts,
+                datetime.now(UTC),
+                _answered(questions, lines),
+            )
+        attributes = {"strata.batch_id": batch.batch_id}
+        with self.tracing.span("strata.batch.collect", None, attributes) as trace:
+            await asyncio.to_thread(self._record, batch.batch_id, trace)
 
     @asynccontextmanager
     async def polling(self, interval_seconds: float) -> AsyncIterator[None]:
@@ -205,11 +216,7 @@ class Batches:
 
     async def _poll(self, interval_seconds: float) -> None:
         while True:
-            try:
-                await self.collect()
-            except (UpstreamError, LedgerUnavailable) as exc:
-                # Transient by nature: the next pass retries, and nothing is lost meanwhile.
-                log.warning("collecting batches failed, will retry: %s", exc)
+            await self.collect()
             await asyncio.sleep(interval_seconds)
 
     def _record(self, batch_id: str, trace: TraceSpan) -> None:

@@ -46,3 +46,25 @@ def test_a_batch_submitted_before_a_restart_is_collected_after_it_and_recorded_o
     assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in first_rows)
     assert len({r["request_id"] for r in rows}) == len(QUESTIONS)
     assert [r["status"] for r in results] == ["succeeded"] * len(QUESTIONS)
+
+
+def test_a_batch_the_api_no_longer_knows_does_not_hold_up_the_others(
+    settings_for: Callable[..., Settings],
+):
+    # The emulator keeps batches per API key: after the key changes, the old batch is a 404.
+    with (
+        serve_in_thread(
+            create_app(settings_for(anthropic_api_key="old-key", batch_poll_seconds=3600))
+        ) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        lost = submit(http, {"questions": QUESTIONS[:1], "top_k": ALL_CHUNKS})
+
+    with (
+        serve_in_thread(create_app(settings_for(anthropic_api_key="new-key"))) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        kept = submit(http, {"questions": QUESTIONS[:1], "top_k": ALL_CHUNKS})
+        assert recorded(http, kept["id"])["status"] == "ended"
+        assert http.get(f"/v1/batches/{lost['id']}").json()["status"] == "in_progress"
+        assert len(batch_rows(http)) == 1
