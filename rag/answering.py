@@ -193,9 +193,9 @@ class Answerer:
             return
 
         retrieved = await self.retriever.retrieve(question, top_k, trace)
-        chunks = _reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
+        chunks = reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
         with self.tracing.span("strata.prompt", trace) as prompt_span:
-            prompt = self._prompt(chunks, conversation, question, model)
+            prompt = self.layered_prompt(chunks, conversation, question, model)
             prompt_span.set(prompt_attributes(prompt))
         sources = tuple(_source(c) for c in prompt.chunks)
         yield Retrieved(conversation.conversation_id, sources)
@@ -282,10 +282,18 @@ class Answerer:
             return await self.conversations.start()
         return await self.conversations.load(conversation_id)
 
-    def _prompt(
-        self, chunks: list[Chunk], conversation: Conversation, question: str, model: str
+    def layered_prompt(
+        self,
+        chunks: list[Chunk],
+        conversation: Conversation,
+        question: str,
+        model: str,
+        observe: bool = True,
     ) -> LayeredPrompt:
-        """The prompt with the marks the cache policy chose for each of its layers."""
+        """The prompt with the marks the cache policy chose for each of its layers.
+
+        observe=False leaves the reuse estimates alone: a dry run is not traffic.
+        """
         info = model_info(model)
         rates = self.prices.rates_for(model)
         write, read = 1.25, 0.1
@@ -304,9 +312,10 @@ class Answerer:
             mark = decide(self.cache_policy, layer, stats)
             if mark is not None:
                 marks[layer] = mark
-        if chunks:
+        if observe and chunks:
             self.documents_reuse.observe(documents_key(chunks))
-        self.conversation_reuse.observe(conversation.conversation_id)
+        if observe:
+            self.conversation_reuse.observe(conversation.conversation_id)
         return build_prompt(chunks, conversation.turns, question, marks)
 
     async def _replay(
@@ -352,7 +361,7 @@ class Answerer:
         return Used(usage, cost.cost_usd, cost.cost_without_cache_usd, cost.saved_usd, layer_hit)
 
 
-def _reused_or_new(
+def reused_or_new(
     conversation: Conversation, corpus_version: str, retrieved: list[Chunk]
 ) -> list[Chunk]:
     """A follow-up keeps the previous documents block when retrieval found nothing new in it.

@@ -110,6 +110,17 @@ class ReuseTracker:
         while len(self._runs) > self._window:
             self._forget(next(iter(self._runs)))
 
+    def carried_recently(self, key: str) -> bool:
+        """True when a request carried key's content within the TTL: its cache entry may live."""
+        return self._uses_in_run(key, self._clock()) > 0
+
+    def carried_anything_recently(self) -> bool:
+        """True when any request was observed within the TTL."""
+        if not self._runs:
+            return False
+        last_use, _ = next(reversed(self._runs.values()))
+        return self._clock() - last_use <= self._ttl_seconds
+
     def _uses_in_run(self, key: str, now: float) -> int:
         run = self._runs.get(key)
         if run is None or now - run[0] > self._ttl_seconds:
