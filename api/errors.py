@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fastapi import FastAPI, Request, params
+from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -158,21 +158,26 @@ def required_role(route: RouteContext) -> Role | None:
     return None
 
 
-def error_statuses(route: RouteContext) -> set[int]:
-    """The error statuses a route can answer with, from what it takes and depends on."""
+def error_statuses(route: RouteContext, operation: dict[str, Any]) -> set[int]:
+    """The error statuses a route can answer with, from what it takes and depends on.
+
+    A body counts whether FastAPI parses it or the route streams it itself and declares it in
+    openapi_extra (as uploads do).
+    """
     dependant = route.dependant
     calls = set(_calls(dependant))
-    has_body = route.body_field is not None
+    body_types = operation.get("requestBody", {}).get("content", {})
+    multipart = "multipart/form-data" in body_types
     statuses = {500}
     if get_caller in calls:
         statuses |= {401, 403}
-    if dependant.path_params or dependant.query_params or has_body:
+    if dependant.path_params or dependant.query_params or body_types:
         statuses |= {400, 422}
-    if dependant.path_params or has_body:
+    if dependant.path_params or (body_types and not multipart):
         statuses.add(404)
-    if has_body:
+    if body_types:
         statuses.add(413)
-    if route.body_field is not None and isinstance(route.body_field.field_info, params.Form):
+    if multipart:
         statuses.add(415)
     if hold_stream_slot in calls:
         statuses |= {429, 502, 503}
@@ -215,7 +220,7 @@ def _add_error_responses(schema: dict[str, Any], app: FastAPI) -> None:
             if role is not None:
                 note = f"Needs an API key with the `{role}` role or a higher one."
                 operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
-            for status in sorted(error_statuses(route)):
+            for status in sorted(error_statuses(route, operation)):
                 entry = responses.setdefault(str(status), {"description": _DESCRIPTIONS[status]})
                 entry["content"] = content
                 if status == 429:

@@ -26,8 +26,8 @@ log = logging.getLogger("strata.http")
 _request_id: ContextVar[str] = ContextVar("strata_request_id", default="-")
 
 _UPLOAD_PATH = "/v1/documents"
-# Room for the multipart boundaries and part headers around each uploaded file.
-_MULTIPART_OVERHEAD_BYTES_PER_FILE = 16 * 1024
+# Room for the multipart boundaries and part headers around the files (as api/uploads.py allows).
+_MULTIPART_ENVELOPE_BYTES = 64 * 1024
 _DOCS_PATHS = ("/docs", "/redoc")
 
 # The dashboard loads its script and styles from this origin only and may not be framed.
@@ -89,7 +89,7 @@ class PerimeterMiddleware:
             and content_type.startswith("multipart/form-data")
         ):
             files = self.settings.max_files_per_upload
-            return files * (self.settings.max_upload_bytes + _MULTIPART_OVERHEAD_BYTES_PER_FILE)
+            return files * self.settings.max_upload_bytes + _MULTIPART_ENVELOPE_BYTES
         return self.settings.max_request_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
