@@ -19,9 +19,16 @@ _ASSISTANT_BLOCKS = {
     "web_fetch_tool_result",
     "code_execution_tool_result",
 }
+_TOOL_RESULT_BLOCKS = {"text", "image", "search_result", "document", "tool_reference"}
+_ALLOWED = {
+    "user": _USER_BLOCKS,
+    "assistant": _ASSISTANT_BLOCKS,
+    "tool_result": _TOOL_RESULT_BLOCKS,
+}
 
 
-def _check_cache_control(mark: Any, path: str) -> None:
+def check_cache_control(mark: Any, path: str) -> None:
+    """A block's cache_control: `{"type": "ephemeral", "ttl"?: "5m" | "1h"}` or absent."""
     if mark is None:
         return
     if not isinstance(mark, dict) or mark.get("type") != "ephemeral":
@@ -38,7 +45,7 @@ def check_text_block(block: dict[str, Any], path: str) -> None:
         raise invalid(f"{path}.text: cache_control cannot be set for empty text blocks")
     if not block["text"]:
         raise invalid("messages: text content blocks must be non-empty")
-    _check_cache_control(block.get("cache_control"), path)
+    check_cache_control(block.get("cache_control"), path)
 
 
 def check_block(
@@ -48,14 +55,13 @@ def check_block(
     if not isinstance(block, dict) or not isinstance(block.get("type"), str):
         raise invalid(f"{path}: Input should be a valid content block")
     kind = block["type"]
-    allowed = _ASSISTANT_BLOCKS if role == "assistant" else _USER_BLOCKS
-    if kind not in allowed:
+    if kind not in _ALLOWED.get(role, _USER_BLOCKS):
         raise invalid(f"{path}.type: '{kind}' blocks are not allowed in {role} messages")
     if kind == "document" and role == "assistant" and version == CURRENT_VERSION:
         raise invalid(f"{path}.type: document blocks are not allowed in assistant messages")
     if kind in ("thinking", "redacted_thinking") and "cache_control" in block:
         raise invalid(f"{path}.{kind}.cache_control: Extra inputs are not permitted")
-    _check_cache_control(block.get("cache_control"), path)
+    check_cache_control(block.get("cache_control"), path)
     if kind == "text":
         check_text_block(block, path)
         if role == "user" and block.get("citations") and version == CURRENT_VERSION:
@@ -68,13 +74,32 @@ def check_block(
             _check_document_source(block.get("source"), f"{path}.source")
     elif kind == "image":
         _check_image_source(block.get("source"), f"{path}.source")
-    elif kind == "tool_result" and isinstance(block.get("content"), list):
-        for k, part in enumerate(block["content"]):
-            if isinstance(part, dict) and part.get("type") == "search_result":
-                citations["search_result"].add(_citations_enabled(part, f"{path}.content.{k}"))
-                _check_search_result(part, f"{path}.content.{k}", version)
-    elif kind == "thinking" and not isinstance(block.get("signature"), str):
-        raise invalid(f"{path}.thinking.signature: Field required")
+    elif kind == "tool_result":
+        _check_tool_result(block, path, version, citations)
+    elif kind == "tool_use":
+        _check_fields_of(block, path, {"id": str, "name": str, "input": dict})
+    elif kind == "thinking":
+        _check_fields_of(block, f"{path}.thinking", {"thinking": str, "signature": str})
+    elif kind == "redacted_thinking":
+        _check_fields_of(block, f"{path}.redacted_thinking", {"data": str})
+
+
+def _check_fields_of(block: dict[str, Any], path: str, fields: dict[str, type]) -> None:
+    for name, kind in fields.items():
+        if not isinstance(block.get(name), kind):
+            raise invalid(f"{path}.{name}: Field required")
+
+
+def _check_tool_result(
+    block: dict[str, Any], path: str, version: str, citations: dict[str, set[bool]]
+) -> None:
+    content = block.get("content")
+    if content is None or isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise invalid(f"{path}.content: Input should be a valid string or list")
+    for k, part in enumerate(content):
+        check_block(part, f"{path}.content.{k}", "tool_result", version, citations)
 
 
 def _citations_enabled(block: dict[str, Any], path: str) -> bool:
@@ -100,7 +125,7 @@ def _check_document_source(source: Any, path: str) -> None:
         ):
             raise invalid(f"{path}.content: Input should be a string or a list of text blocks")
         return
-    if kind not in _SOURCE_FIELDS:
+    if not isinstance(kind, str) or kind not in _SOURCE_FIELDS:
         raise invalid(f"{path}.type: Input should be 'base64', 'text', 'content', 'url' or 'file'")
     field = _SOURCE_FIELDS[kind]
     if not isinstance(source.get(field), str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from api.emulator.content_blocks import check_cache_control
 from api.emulator.errors import invalid
 from api.emulator.models import ModelSpec
 from api.emulator.schemas import check_schema
@@ -55,6 +56,7 @@ def _check_tools(tools: Any) -> set[str]:
         if name in names:
             raise invalid("tools: Tool names must be unique.")
         names.add(name)
+        check_cache_control(tool.get("cache_control"), f"tools.{i}")
         if is_custom_tool(tool):
             schema = tool.get("input_schema")
             if not isinstance(schema, dict):

@@ -38,7 +38,7 @@ def _check(schema: Any, root: dict[str, Any], path: str, depth: int) -> None:
         raise invalid(f"{path}: a JSON schema must be an object")
     kind = schema.get("type")
     kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
-    if any(k not in _TYPES for k in kinds):
+    if any(not isinstance(k, str) or k not in _TYPES for k in kinds):
         raise invalid(f"{path}.type: unknown JSON schema type {kind!r}")
     if "$ref" in schema and not _resolves(schema["$ref"], root):
         raise invalid(f"{path}.$ref: reference {schema['$ref']!r} does not resolve")

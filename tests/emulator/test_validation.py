@@ -224,6 +224,19 @@ def _json_format(schema: Any) -> dict[str, Any]:
             tools=[{"name": "a", "input_schema": {"type": "object", "properties": 5}}],
             tool_choice={"type": "any"},
         ),
+        _with(tools=[{"name": "a", "input_schema": {"type": "object"}, "cache_control": 5}]),
+        _json_format({"type": {"not": "a type"}}),
+        _with(
+            messages=[
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "t1", "name": "a", "input": "x"}],
+                },
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1"}]},
+            ]
+        ),
+        _user({"type": "tool_result", "tool_use_id": "t1", "content": [5]}),
         _with(diagnostics={"previous_message_id": 5}),
         _with(stop_sequences="stop"),
         _with(cache_control=5),
