@@ -31,7 +31,8 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Per test: a running sync playwright holds an event loop, which would break async tests after it.
+@pytest.fixture
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing: run `make system-deps` (apt-get install chromium)")
