@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -26,7 +26,14 @@ from rag.generation import AnswerShape, tool_answer_text
 from rag.llm import CallMeter, CitationDelta, Claude, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import model_info
 from rag.pricing import PriceTable
-from rag.prompt import PROMPT_VERSION, LayeredPrompt, build_prompt, documents_key
+from rag.prompt import (
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    Block,
+    LayeredPrompt,
+    build_prompt,
+    documents_key,
+)
 from rag.retrieval import Retriever
 from rag.settings import CachePolicyName
 from rag.structured import StructuredAnswer
@@ -197,7 +204,7 @@ class Answerer:
         with self.tracing.span("strata.prompt", trace) as prompt_span:
             prompt = self.layered_prompt(chunks, conversation, question, model)
             prompt_span.set(prompt_attributes(prompt))
-        sources = tuple(_source(c) for c in prompt.chunks)
+        sources = tuple(source_of(c) for c in prompt.chunks)
         yield Retrieved(conversation.conversation_id, sources)
 
         info = model_info(model)
@@ -219,7 +226,7 @@ class Answerer:
             async with aclosing(self.claude.stream(request, meter)) as events:
                 async for piece in events:
                     if isinstance(piece, CitationDelta):
-                        citation = _citation(piece, prompt.chunks)
+                        citation = citation_of(piece, prompt.chunks)
                         if citation not in citations:
                             citations.append(citation)
                     elif isinstance(piece, ThinkingDelta):
@@ -233,7 +240,7 @@ class Answerer:
         except UpstreamError as exc:
             failure = exc
         finally:
-            record = _call_record(feature, model, meter, started_at, prompt, failure)
+            record = call_record(feature, model, meter, started_at, prompt, failure)
             self.ledger.record(
                 replace(
                     record,
@@ -255,7 +262,7 @@ class Answerer:
 
         for citation in citations:
             yield Cited(citation)
-        yield self._used(model, meter.usage, _layer_hit(meter.usage, prompt))
+        yield self._used(model, meter.usage, layer_hit(meter.usage, prompt))
         if use_answer_cache and meter.stop_reason in ("end_turn", "tool_use"):
             await self.answer_cache.put(
                 key, model, StoredAnswer(answer, sources, tuple(citations), meter.usage)
@@ -289,10 +296,13 @@ class Answerer:
         question: str,
         model: str,
         observe: bool = True,
+        system: str = SYSTEM_PROMPT,
+        tools: Sequence[Block] = (),
     ) -> LayeredPrompt:
         """The prompt with the marks the cache policy chose for each of its layers.
 
-        observe=False leaves the reuse estimates alone: a dry run is not traffic.
+        observe=False leaves the reuse estimates alone: a dry run is not traffic. system and
+        tools replace the answering defaults (agentic answering brings its own).
         """
         info = model_info(model)
         rates = self.prices.rates_for(model)
@@ -300,7 +310,7 @@ class Answerer:
         if rates is not None and rates.input_per_mtok > 0:
             write = float(rates.cache_write_5m_per_mtok / rates.input_per_mtok)
             read = float(rates.cache_read_per_mtok / rates.input_per_mtok)
-        draft = build_prompt(chunks, conversation.turns, question, {})
+        draft = build_prompt(chunks, conversation.turns, question, {}, system, tools)
         reuse = {
             CacheLayer.SYSTEM: 1.0,
             CacheLayer.DOCUMENTS: self.documents_reuse.estimate(documents_key(chunks)),
@@ -316,7 +326,7 @@ class Answerer:
             self.documents_reuse.observe(documents_key(chunks))
         if observe:
             self.conversation_reuse.observe(conversation.conversation_id)
-        return build_prompt(chunks, conversation.turns, question, marks)
+        return build_prompt(chunks, conversation.turns, question, marks, system, tools)
 
     async def _replay(
         self,
@@ -378,7 +388,8 @@ def reused_or_new(
     return retrieved
 
 
-def _citation(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:
+def citation_of(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:
+    """The citation, tied to its chunk when its search_result_index points into chunks."""
     if 0 <= event.search_result_index < len(chunks):
         chunk = chunks[event.search_result_index]
         return Citation(
@@ -387,7 +398,8 @@ def _citation(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:
     return Citation(event.cited_text, event.source, title=event.title)
 
 
-def _source(chunk: Chunk) -> Source:
+def source_of(chunk: Chunk) -> Source:
+    """The source entry an answer lists for chunk."""
     return Source(chunk.chunk_id, chunk.document_id, chunk.source, chunk.title)
 
 
@@ -400,7 +412,7 @@ def _calibrated_prefixes(usage: Usage, prompt: LayeredPrompt) -> dict[CacheLayer
     return {layer: round(tokens * scale) for layer, tokens in prompt.layer_prefix_tokens.items()}
 
 
-def _layer_hit(usage: Usage, prompt: LayeredPrompt) -> CacheLayer:
+def layer_hit(usage: Usage, prompt: LayeredPrompt) -> CacheLayer:
     """The deepest layer whose whole prefix was read from the cache."""
     read = usage.cache_read_input_tokens
     if read <= 0:
@@ -414,7 +426,7 @@ def _layer_hit(usage: Usage, prompt: LayeredPrompt) -> CacheLayer:
     return hit
 
 
-def _call_record(
+def call_record(
     feature: Feature,
     model: str,
     meter: CallMeter,
@@ -422,6 +434,7 @@ def _call_record(
     prompt: LayeredPrompt,
     failure: Exception | None,
 ) -> CallRecord:
+    """The ledger record of one streamed call over prompt, as far as meter saw it."""
     return CallRecord(
         feature=feature,
         model=model,
@@ -430,7 +443,7 @@ def _call_record(
         latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
         time_to_first_token_ms=meter.time_to_first_token_ms,
         request_id=meter.request_id,
-        layer_hit=_layer_hit(meter.usage, prompt),
+        layer_hit=layer_hit(meter.usage, prompt),
         layer_prefix_tokens=_calibrated_prefixes(meter.usage, prompt),
         cache_miss_reason=meter.cache_miss_reason,
         cache_missed_input_tokens=meter.cache_missed_input_tokens,
