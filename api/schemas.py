@@ -106,6 +106,7 @@ class LayerCostOut(BaseModel):
 
     layer: str
     tokens: int
+    marked: bool = Field(description="The request would carry a cache mark on this layer.")
     cached: bool = Field(description="Expected read from the prompt cache (see the assumption).")
 
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 
 from rag.answering import Answerer, AnswerEvent, AskOptions
+from rag.dry_run import DryRunEstimate, price_ask
 from rag.errors import InvalidInput
 from rag.models import ModelInfo, model_info
 from rag.routing import Router
@@ -47,6 +48,17 @@ class Asker:
             options = replace(options, model=fast.model_id, routed_from_model=info.model_id)
         async for event in self.answerer.ask(question, options, http_request_id):
             yield event
+
+    async def price(
+        self, question: str, options: AskOptions, http_request_id: str | None = None
+    ) -> DryRunEstimate:
+        """What the ask would cost on the model it names (or the default); nothing generated.
+
+        A dry run makes no routing call (that would generate): it prices the model the request
+        names, or the default model.
+        """
+        info = self.check(question, options)
+        return await price_ask(self.answerer, question, options, info, http_request_id)
 
     async def _fast_model_for(
         self, question: str, options: AskOptions, info: ModelInfo, http_request_id: str | None

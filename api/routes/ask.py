@@ -15,7 +15,15 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from api.deps import ServicesDep
 from api.errors import request_id_of, status_of
 from api.limits import StreamingCaller, check_request_limits
-from api.schemas import AskRequest, AskResponse, StructuredAnswerOut, ThinkingOptions, UsageOut
+from api.schemas import (
+    AskRequest,
+    AskResponse,
+    DryRunResponse,
+    LayerCostOut,
+    StructuredAnswerOut,
+    ThinkingOptions,
+    UsageOut,
+)
 from rag.answering import (
     AnswerEvent,
     AskOptions,
@@ -27,6 +35,7 @@ from rag.answering import (
     Thinking,
     Used,
 )
+from rag.dry_run import DryRunEstimate
 from rag.errors import InvalidInput
 from rag.generation import AnswerShape
 from rag.thinking import ThinkingRequest
@@ -39,7 +48,7 @@ _NOT_YET = ("agentic",)
 @router.post(
     "/v1/ask",
     summary="Answer a question over the documents",
-    response_model=AskResponse,
+    response_model=AskResponse | DryRunResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def ask(
@@ -50,6 +59,8 @@ async def ask(
     options = AskOptions(
         body.conversation_id, body.model, body.top_k, body.stream, shape=_shape(body)
     )
+    if body.dry_run:
+        return _dry_run(await services.asker.price(body.question, options, request_id_of(request)))
     events = services.asker.ask(body.question, options, request_id_of(request))
     # The first event comes after validation and retrieval: errors so far get a real status.
     first = await anext(events)
@@ -62,6 +73,26 @@ def _refuse_unavailable_options(body: AskRequest) -> None:
     asked = [name for name in _NOT_YET if getattr(body, name) not in (None, False, "text")]
     if asked:
         raise InvalidInput(f"not available yet: {', '.join(asked)}; ask without them")
+
+
+def _dry_run(estimate: DryRunEstimate) -> DryRunResponse:
+    return DryRunResponse(
+        model=estimate.model,
+        input_tokens=estimate.input_tokens,
+        max_output_tokens=estimate.max_output_tokens,
+        layers=[
+            LayerCostOut(
+                layer=part.layer.value, tokens=part.tokens, marked=part.marked, cached=part.cached
+            )
+            for part in estimate.layers
+        ],
+        answer_cached=estimate.answer_cached,
+        predicted_cost_usd=_money(estimate.cost_usd),
+        predicted_cost_without_cache_usd=_money(estimate.cost_without_cache_usd),
+        predicted_input_cost_usd=_money(estimate.input_cost_usd),
+        predicted_input_cost_without_cache_usd=_money(estimate.input_cost_without_cache_usd),
+        assumption=estimate.assumption,
+    )
 
 
 def _shape(body: AskRequest) -> AnswerShape:

@@ -46,8 +46,34 @@ def monitor() -> UpstreamMonitor:
 
 
 @pytest.fixture
-def emulator_url(monitor: UpstreamMonitor) -> Iterator[str]:
-    with serve_in_thread(_monitored(create_emulator(EmulatorConfig()), monitor)) as url:
+def counted() -> list[dict[str, Any]]:
+    """The count_tokens request bodies the emulator received, in order."""
+    return []
+
+
+def _counting(app: Any, counted: list[dict[str, Any]]) -> Any:
+    async def wrapper(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/v1/messages/count_tokens":
+            await app(scope, receive, send)
+            return
+        body = bytearray()
+
+        async def receiving() -> Any:
+            message = await receive()
+            body.extend(message.get("body", b""))
+            if message["type"] == "http.request" and not message.get("more_body"):
+                counted.append(json.loads(body))
+            return message
+
+        await app(scope, receiving, send)
+
+    return wrapper
+
+
+@pytest.fixture
+def emulator_url(monitor: UpstreamMonitor, counted: list[dict[str, Any]]) -> Iterator[str]:
+    app = _counting(_monitored(create_emulator(EmulatorConfig()), monitor), counted)
+    with serve_in_thread(app) as url:
         yield url
 
 

@@ -1,0 +1,194 @@
+"""Dry runs: what an ask would send and cost, priced before anything is generated.
+
+The prompt is assembled exactly as Answerer.ask would assemble it now (same retrieval, same
+cache marks, same format and thinking options) but without counting as traffic, and its
+tokens are counted by Claude's count endpoint (one `count` ledger row, zero tokens billed).
+The cost is predicted with and without caching, from the price table.
+
+Which layers would be read from the prompt cache is a prediction: ASSUMPTION says how it is
+made. Output is unknown before generation, so the predicted totals price max_tokens of output
+(an upper bound) and the input figures are given apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from rag.answer_cache import answer_key
+from rag.answering import Answerer, AskOptions, reused_or_new
+from rag.conversations import Conversation
+from rag.llm import CallMeter, ClaudeRequest
+from rag.models import ModelInfo
+from rag.prompt import PROMPT_VERSION, LayeredPrompt, documents_key, estimate_tokens
+from rag.types import CacheLayer, CallRecord, Feature, Usage
+
+ASSUMPTION = (
+    "A marked layer is predicted to be read from the prompt cache when this process sent the "
+    "same content within the last 5 minutes: the system layer after any ask, the documents "
+    "layer after an ask over the same chunks. A follow-up is predicted to read through its "
+    "documents layer and to write its conversation layer anew. Marked layers not predicted "
+    "read are written at the 5-minute rate. Layer sizes are Strata's estimates scaled to the "
+    "counted total. Another process, another model or an evicted entry can make the "
+    "prediction wrong; output is priced at max_tokens, an upper bound."
+)
+_LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerEstimate:
+    """One prompt layer: its own tokens, whether it carries a cache mark, whether it is read."""
+
+    layer: CacheLayer
+    tokens: int
+    marked: bool
+    cached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DryRunEstimate:
+    """The predicted tokens and cost of an ask."""
+
+    model: str
+    input_tokens: int
+    max_output_tokens: int
+    layers: tuple[LayerEstimate, ...]
+    answer_cached: bool
+    cost_usd: Decimal | None
+    cost_without_cache_usd: Decimal | None
+    input_cost_usd: Decimal | None
+    input_cost_without_cache_usd: Decimal | None
+    assumption: str = ASSUMPTION
+
+
+async def price_ask(
+    answerer: Answerer,
+    question: str,
+    options: AskOptions,
+    info: ModelInfo,
+    http_request_id: str | None = None,
+) -> DryRunEstimate:
+    """Count and price the ask of question with options on info's model, generating nothing."""
+    model = info.model_id
+    shape = options.shape
+    top_k = options.top_k or answerer.default_top_k
+    conversation = Conversation("")
+    if options.conversation_id is not None:
+        conversation = await answerer.conversations.load(options.conversation_id)
+    corpus_version = await asyncio.to_thread(answerer.corpus_version)
+    answer_cached = False
+    if answerer.cache_policy != "off" and not conversation.turns and shape.answer_cacheable:
+        key_options = {"top_k": top_k, **shape.cache_fields()}
+        key = answer_key(question, corpus_version, PROMPT_VERSION, model, key_options)
+        answer_cached = await answerer.answer_cache.get(key) is not None
+
+    retrieved = await answerer.retriever.retrieve(question, top_k)
+    chunks = reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
+    prompt = answerer.layered_prompt(chunks, conversation, question, model, observe=False)
+    request = ClaudeRequest(
+        model=model,
+        max_tokens=shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens),
+        prompt=shape.request_params(prompt.request_params(), info),
+    )
+    input_tokens = await _count(answerer, request, conversation, http_request_id)
+
+    layers = _layers(answerer, prompt, conversation, input_tokens, question)
+    read = _prefix_end(layers, lambda layer: layer.cached)
+    written = max(_prefix_end(layers, lambda layer: layer.marked) - read, 0)
+    predicted = Usage(
+        input_tokens=input_tokens - read - written,
+        cache_creation_5m_input_tokens=written,
+        cache_read_input_tokens=read,
+    )
+    with_output = replace(predicted, output_tokens=request.max_tokens)
+    total = answerer.prices.cost_of(model, with_output)
+    inputs = answerer.prices.cost_of(model, predicted)
+    return DryRunEstimate(
+        model=model,
+        input_tokens=input_tokens,
+        max_output_tokens=request.max_tokens,
+        layers=layers,
+        answer_cached=answer_cached,
+        cost_usd=Decimal(0) if answer_cached else total.cost_usd,
+        cost_without_cache_usd=total.cost_without_cache_usd,
+        input_cost_usd=Decimal(0) if answer_cached else inputs.cost_usd,
+        input_cost_without_cache_usd=inputs.cost_without_cache_usd,
+    )
+
+
+async def _count(
+    answerer: Answerer,
+    request: ClaudeRequest,
+    conversation: Conversation,
+    http_request_id: str | None,
+) -> int:
+    """The count endpoint's answer, with its own ledger row (counting bills no tokens)."""
+    meter = CallMeter()
+    started_at = datetime.now(UTC)
+    failure: Exception | None = None
+    try:
+        return await answerer.claude.count_tokens(request, meter)
+    except Exception as exc:
+        failure = exc
+        raise
+    finally:
+        answerer.ledger.record(
+            CallRecord(
+                feature=Feature.COUNT,
+                model=request.model,
+                usage=Usage(),
+                started_at=started_at,
+                latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
+                request_id=meter.request_id,
+                conversation_id=conversation.conversation_id or None,
+                http_request_id=http_request_id,
+                error=str(failure) if failure is not None else None,
+            )
+        )
+
+
+def _layers(
+    answerer: Answerer,
+    prompt: LayeredPrompt,
+    conversation: Conversation,
+    input_tokens: int,
+    question: str,
+) -> tuple[LayerEstimate, ...]:
+    """Each present layer's share of the counted tokens, its mark and its predicted read."""
+    prefixes = prompt.layer_prefix_tokens
+    estimated_total = max(prefixes.values()) + estimate_tokens(question)
+    scale = input_tokens / estimated_total if estimated_total else 0.0
+    recent = {
+        CacheLayer.SYSTEM: answerer.conversation_reuse.carried_anything_recently(),
+        CacheLayer.DOCUMENTS: bool(prompt.chunks)
+        and answerer.documents_reuse.carried_recently(documents_key(prompt.chunks)),
+        CacheLayer.CONVERSATION: False,
+    }
+    present = [layer for layer in _LAYERS if layer in prefixes]
+    read_through = max(
+        (i for i, layer in enumerate(present) if layer in prompt.marked_layers and recent[layer]),
+        default=-1,
+    )
+    layers: list[LayerEstimate] = []
+    start = 0
+    for index, layer in enumerate(present):
+        end = max(min(round(prefixes[layer] * scale), input_tokens), start)
+        marked = layer in prompt.marked_layers
+        layers.append(LayerEstimate(layer, end - start, marked, index <= read_through))
+        start = end
+    return tuple(layers)
+
+
+def _prefix_end(layers: tuple[LayerEstimate, ...], chosen: Callable[[LayerEstimate], bool]) -> int:
+    """Tokens from the start of the prompt through the last layer chosen() picks."""
+    end = 0
+    running = 0
+    for layer in layers:
+        running += layer.tokens
+        if chosen(layer):
+            end = running
+    return end
