@@ -99,6 +99,21 @@ def usage(
 
 
 @app.command()
+def batch(
+    file: Annotated[Path, typer.Argument(help="A text file, one question per line.")],
+    model: Annotated[str | None, typer.Option(help="Model for every question.")] = None,
+    top_k: Annotated[int | None, typer.Option(help="Chunks per question.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait for the answers and print them.")
+    ] = True,
+) -> None:
+    """Answer a file of questions through the Message Batches API, at half price."""
+    from api.batch_cli import run_batch
+
+    raise typer.Exit(asyncio.run(run_batch(_settings(), file, model, top_k, wait)))
+
+
+@app.command()
 def emulator(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,

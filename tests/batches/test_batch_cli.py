@@ -1,0 +1,47 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.batches.conftest import QUESTIONS
+
+
+def _strata(*args: str, home: Path, emulator_url: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "ANTHROPIC_API_KEY" and not key.startswith("STRATA_")
+    }
+    env |= {"STRATA_HOME": str(home), "STRATA_ANTHROPIC_BASE_URL": emulator_url}
+    command = [sys.executable, "-c", "from api.cli import main; main()", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_strata_batch_answers_a_file_of_questions_with_sources_and_batch_prices(
+    corpus_home: Path, emulator_url: str, tmp_path: Path
+):
+    questions = tmp_path / "questions.txt"
+    questions.write_text("\n".join(QUESTIONS) + "\n\n")
+
+    result = _strata(
+        "batch",
+        str(questions),
+        "--model",
+        "claude-haiku-4-5",
+        "--top-k",
+        "9",
+        home=corpus_home,
+        emulator_url=emulator_url,
+    )
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Batch batch_")
+    assert f"{len(QUESTIONS)} question(s) submitted" in out
+    for number, question in enumerate(QUESTIONS, start=1):
+        assert f"[{number}] {question}  (claude-haiku-4-5)" in out
+    usage_lines = [line for line in out.splitlines() if line.startswith("Usage:")]
+    assert len(usage_lines) == len(QUESTIONS)
+    assert all("batch price $" in line for line in usage_lines)
+    assert sum(" 0 cache read" not in line for line in usage_lines) == len(QUESTIONS) - 1
+    assert out.rstrip().endswith(f"ended: {len(QUESTIONS)} succeeded.")
