@@ -55,6 +55,9 @@ class CallMeter:
     stop_reason: str | None = None
     attempts: int = 0
     started_at: float = field(default_factory=time.perf_counter)
+    # The reply's content blocks as the API sent them: a tool loop sends them back unmodified
+    # (thinking blocks keep their signature, tool_use blocks their id).
+    content: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class ToolInput:
 
     name: str
     input: dict[str, Any]
+    tool_use_id: str | None = None
 
 
 ClaudeEvent = TextDelta | CitationDelta | ThinkingDelta | ToolInput
@@ -314,7 +318,7 @@ def _event(event: Any) -> ClaudeEvent | None:
         return ThinkingDelta(event.thinking) if event.thinking else None
     if event.type == "content_block_stop" and event.content_block.type == "tool_use":
         block = event.content_block
-        return ToolInput(block.name, dict(block.input))
+        return ToolInput(block.name, dict(block.input), block.id)
     if event.type == "citation" and event.citation.type == "search_result_location":
         citation = event.citation
         return CitationDelta(
@@ -327,6 +331,7 @@ def _read_snapshot(message: Message, meter: CallMeter) -> None:
     meter.message_id = message.id
     meter.stop_reason = message.stop_reason or meter.stop_reason
     meter.usage = usage_of(message.usage)
+    meter.content = [block.model_dump(mode="json", exclude_none=True) for block in message.content]
     diagnostics = getattr(message, "diagnostics", None)
     reason = diagnostics.cache_miss_reason if diagnostics is not None else None
     if reason is not None:

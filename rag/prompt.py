@@ -109,7 +109,7 @@ def build_prompt(
     ordered = order_chunks(chunks)
     tool_blocks = [dict(tool) for tool in tools]
     system_blocks: list[Block] = [{"type": "text", "text": system}]
-    documents = [_search_result(chunk) for chunk in ordered]
+    documents = [search_result_block(chunk) for chunk in ordered]
     turns = [_text(turn.question) for turn in history], [_text(t.answer) for t in history]
 
     prefix = {CacheLayer.SYSTEM: _tokens(tool_blocks) + _tokens(system_blocks)}
@@ -161,7 +161,8 @@ def _messages(
     return messages
 
 
-def _search_result(chunk: Chunk) -> Block:
+def search_result_block(chunk: Chunk) -> Block:
+    """A chunk as a citable search_result block, titled with its heading path."""
     title = " > ".join((chunk.title, *chunk.heading_path)) if chunk.heading_path else chunk.title
     return {
         "type": "search_result",
