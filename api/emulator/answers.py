@@ -4,7 +4,8 @@ Material is every search_result block (citable as `search_result_location`), eve
 block with a text or content source (`char_location` / `content_block_location`), and the
 plain text of tool results and earlier user text, plus a sentence saying what each image is
 (used, never cited). Sentences are scored by the inverse document frequency of the
-question's words they contain.
+question's words they contain. A request to transcribe images or PDFs gets their
+transcriptions instead (api/emulator/transcripts.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from api.emulator.images import describe_image
 from api.emulator.prompt import text_blocks
+from api.emulator.transcripts import transcription
 
 MAX_SENTENCES = 3
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -215,6 +217,10 @@ def gather_sentences(messages: list[dict[str, Any]], question: str) -> list[Sent
 def answer(messages: list[dict[str, Any]]) -> Answer:
     """The extractive answer to the last question over the request's material."""
     question = last_question(messages)
+    transcribed = transcription(messages)
+    if transcribed is not None:
+        sentences = [Sentence(text, order, None) for order, text in enumerate(transcribed)]
+        return Answer(question, tuple(sentences), True)
     sentences = gather_sentences(messages, question)
     wanted = terms(question)
     if not sentences or not wanted:
