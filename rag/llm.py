@@ -185,6 +185,14 @@ class Claude:
             # Shielded: when the caller is cancelled, the upstream response must still close.
             await asyncio.shield(manager.__aexit__(None, None, None))
 
+    async def complete(self, request: ClaudeRequest, meter: CallMeter) -> str:
+        """The whole text of the answer (streamed, so long outputs never hit a read timeout).
+
+        Retried and translated like stream(); meter holds usage even when the call fails.
+        """
+        parts = [e.text async for e in self.stream(request, meter) if isinstance(e, TextDelta)]
+        return "".join(parts)
+
     async def count_tokens(self, request: ClaudeRequest, meter: CallMeter) -> int:
         """The whole prompt's input tokens by the count endpoint; nothing is generated.
 
