@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     fast_model: str = Field(
         "claude-haiku-5-5", description="Cheap model for trivial questions and routing."
     )
+    vision_model: str | None = Field(
+        None,
+        description="Model that transcribes images and text-less PDF pages at ingest (ledger "
+        "feature `vision`); unset: `STRATA_MODEL`.",
+    )
+    max_vision_pages: int = Field(
+        50,
+        ge=0,
+        description="Most text-less PDF pages transcribed for one document (one vision call "
+        "each); a PDF with more is refused before any call.",
+    )
     routing: bool = Field(
         False,
         description="Let the fast model answer trivial questions, decided by one cheap "
