@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     context_token_budget: int = Field(
         12_000, ge=256, description="Most document tokens put into one prompt."
     )
+    agent_max_iterations: int = Field(
+        5,
+        ge=1,
+        description="Claude calls an agentic ask (`agentic=true`) may make when the request "
+        "does not say; past them the loop stops with an `iteration_limit` event.",
+    )
+    agent_max_iterations_limit: int = Field(
+        10, ge=1, le=50, description="Largest `max_iterations` an agentic ask may ask for."
+    )
     hybrid_search: bool = Field(
         False,
         description="Fuse BM25 with dense search by reciprocal rank. Off: on the sample "
