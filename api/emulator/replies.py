@@ -35,6 +35,34 @@ def _answers_tool_results(messages: list[dict[str, Any]]) -> bool:
     return any(b.get("type") == "tool_result" for b in text_blocks(last.get("content")))
 
 
+def _named_tool_to_call(
+    tools: list[dict[str, Any]], messages: list[dict[str, Any]], question: str
+) -> dict[str, Any] | None:
+    """The next tool the question names verbatim that this turn has not called yet.
+
+    A question naming tools ("use search_documents, then get_document") gets each of them
+    called once, in the order named, before the answer.
+    """
+    named = sorted(
+        (t for t in tools if t["name"] in question), key=lambda t: question.index(t["name"])
+    )
+    asked_at = max(
+        (i for i, m in enumerate(messages) if m.get("role") == "user" and _has_text(m)), default=0
+    )
+    called = {
+        b.get("name")
+        for m in messages[asked_at:]
+        if m.get("role") == "assistant"
+        for b in text_blocks(m.get("content"))
+        if b.get("type") == "tool_use"
+    }
+    return next((t for t in named if t["name"] not in called), None)
+
+
+def _has_text(message: dict[str, Any]) -> bool:
+    return any(b.get("type") == "text" for b in text_blocks(message.get("content")))
+
+
 def _tool_terms(tool: dict[str, Any]) -> set[str]:
     return terms(str(tool["name"]).replace("_", " ").replace("-", " "))
 
@@ -59,6 +87,8 @@ def _pick_tool(body: dict[str, Any], found: Answer) -> dict[str, Any] | None:
     best = max(tools, key=overlap)
     if kind == "any":
         return best
+    if any(t["name"] in found.question for t in tools):
+        return _named_tool_to_call(tools, body["messages"], found.question)
     if _answers_tool_results(body["messages"]):
         return None
     if overlap(best):
