@@ -13,6 +13,8 @@ from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
 from ingest.jobs import JobRunner
 from ingest.pipeline import IngestPipeline
+from rag.agent import Agent
+from rag.agent_tools import DocumentTools
 from rag.answer_cache import AnswerCache
 from rag.answering import Answerer
 from rag.asker import Asker
@@ -49,6 +51,7 @@ class Services:
     retriever: Retriever
     answerer: Answerer
     asker: Asker
+    agent: Agent
     batches: Batches
 
     def readiness(self) -> dict[str, bool]:
@@ -128,6 +131,20 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         if settings.routing:
             router = Router(claude, ledger, model_info(settings.fast_model), settings.cache_policy)
         asker = Asker(answerer, settings.max_answer_tokens_limit, router)
+        agent_tools = DocumentTools(
+            retriever,
+            store.chunks_of,
+            default_top_k=settings.top_k,
+            max_top_k=settings.max_top_k,
+            document_token_budget=settings.context_token_budget,
+            tracing=tracing,
+        )
+        agent = Agent(
+            asker,
+            agent_tools,
+            default_max_iterations=settings.agent_max_iterations,
+            max_iterations_limit=settings.agent_max_iterations_limit,
+        )
         batch_store = BatchStore.open(settings.home)
         stack.callback(batch_store.close)
         batches = Batches(
@@ -157,6 +174,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             retriever=retriever,
             answerer=answerer,
             asker=asker,
+            agent=agent,
             batches=batches,
         )
 
