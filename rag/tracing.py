@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -59,6 +59,8 @@ class TraceSpan:
 
 
 _OFF = TraceSpan()
+# Reusable: entering it has no state, so tracing off costs one method call per step.
+_OFF_SCOPE = nullcontext(_OFF)
 
 
 class Tracing:
@@ -89,14 +91,24 @@ class Tracing:
         traced.set(attributes or {})
         return traced
 
-    @contextmanager
     def span(
         self,
         name: str,
         parent: TraceSpan | None = None,
         attributes: Mapping[str, AttributeValue | None] | None = None,
-    ) -> Iterator[TraceSpan]:
+    ) -> AbstractContextManager[TraceSpan]:
         """A span around the block; an exception marks it failed, a cancellation does not."""
+        if self._tracer is None:
+            return _OFF_SCOPE
+        return self._recorded(name, parent, attributes)
+
+    @contextmanager
+    def _recorded(
+        self,
+        name: str,
+        parent: TraceSpan | None,
+        attributes: Mapping[str, AttributeValue | None] | None,
+    ) -> Iterator[TraceSpan]:
         traced = self.start(name, parent, attributes)
         try:
             yield traced
