@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,7 +39,18 @@ class AskRequest(BaseModel):
         None,
         description="`json`: the answer as a validated object (answer, sources, confidence).",
     )
-    agentic: bool | None = Field(None, description="Let Claude search itself (not available yet).")
+    agentic: bool | None = Field(
+        None,
+        description="Let Claude search the documents itself with the `search_documents` and "
+        "`get_document` tools, in a loop; tool calls and results stream as `tool_call` and "
+        "`tool_result` events. Not with format=json or dry_run.",
+    )
+    max_iterations: int | None = Field(
+        None,
+        ge=1,
+        description="With agentic: most Claude calls in the loop; default "
+        "STRATA_AGENT_MAX_ITERATIONS, at most STRATA_AGENT_MAX_ITERATIONS_LIMIT.",
+    )
     dry_run: bool | None = Field(
         None, description="Count tokens and predict the cost, with and without caching; no answer."
     )
@@ -91,6 +102,26 @@ class AskResponse(BaseModel):
         None, description="With format=json: the validated object; `answer` is its answer."
     )
     thinking: str | None = Field(None, description="With thinking: the visible thinking.")
+    tool_calls: list[ToolCallOut] | None = Field(
+        None, description="With agentic: the tools Claude called, in order, and what they gave."
+    )
+    iteration_limit: int | None = Field(
+        None,
+        description="With agentic: set to max_iterations when the loop stopped there with tools "
+        "still wanted; the answer is what Claude had written by then.",
+    )
+
+
+class ToolCallOut(BaseModel):
+    """One tool call of an agentic answer."""
+
+    iteration: int = Field(description="The Claude call (from 1) that asked for the tool.")
+    id: str
+    name: str
+    input: dict[str, Any]
+    is_error: bool = Field(description="The call failed; Claude was told why and went on.")
+    summary: str
+    sources: list[SourceOut] = Field(description="The chunks the tool returned to Claude.")
 
 
 class StructuredAnswerOut(BaseModel):

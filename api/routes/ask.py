@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.sse import EventSourceResponse, format_sse_event
 
+from api.agent_events import LOOP_EVENTS, iteration_limit_of, loop_payload, tool_calls_out
 from api.deps import ServicesDep
 from api.errors import request_id_of, status_of
 from api.limits import StreamingCaller, check_request_limits
@@ -24,8 +25,8 @@ from api.schemas import (
     ThinkingOptions,
     UsageOut,
 )
+from rag.agent import AgentEvent
 from rag.answering import (
-    AnswerEvent,
     AskOptions,
     Cited,
     Delta,
@@ -42,8 +43,6 @@ from rag.thinking import ThinkingRequest
 
 router = APIRouter(tags=["answering"])
 
-_NOT_YET = ("agentic",)
-
 
 @router.post(
     "/v1/ask",
@@ -54,25 +53,29 @@ _NOT_YET = ("agentic",)
 async def ask(
     body: AskRequest, caller: StreamingCaller, services: ServicesDep, request: Request
 ) -> Any:
-    _refuse_unavailable_options(body)
     check_request_limits(services.settings, question=body.question, top_k=body.top_k)
     options = AskOptions(
         body.conversation_id, body.model, body.top_k, body.stream, shape=_shape(body)
     )
+    if body.dry_run and body.agentic:
+        raise InvalidInput(
+            "dry_run cannot price an agentic ask: its cost depends on the searches Claude "
+            "chooses to make; ask with one of them"
+        )
     if body.dry_run:
         return _dry_run(await services.asker.price(body.question, options, request_id_of(request)))
-    events = services.asker.ask(body.question, options, request_id_of(request))
+    events: AsyncGenerator[AgentEvent, None]
+    if body.agentic:
+        events = services.agent.ask(
+            body.question, options, body.max_iterations, request_id_of(request)
+        )
+    else:
+        events = services.asker.ask(body.question, options, request_id_of(request))
     # The first event comes after validation and retrieval: errors so far get a real status.
     first = await anext(events)
     if body.stream:
         return EventSourceResponse(_server_sent(first, events))
     return await _collected(first, events)
-
-
-def _refuse_unavailable_options(body: AskRequest) -> None:
-    asked = [name for name in _NOT_YET if getattr(body, name) not in (None, False, "text")]
-    if asked:
-        raise InvalidInput(f"not available yet: {', '.join(asked)}; ask without them")
 
 
 def _dry_run(estimate: DryRunEstimate) -> DryRunResponse:
@@ -106,7 +109,7 @@ def _shape(body: AskRequest) -> AnswerShape:
 
 
 async def _server_sent(
-    first: AnswerEvent, events: AsyncGenerator[AnswerEvent, None]
+    first: AgentEvent, events: AsyncGenerator[AgentEvent, None]
 ) -> AsyncIterator[bytes]:
     async with aclosing(events):
         yield _sse(first)
@@ -114,7 +117,7 @@ async def _server_sent(
             yield _sse(event)
 
 
-async def _collected(first: AnswerEvent, events: AsyncGenerator[AnswerEvent, None]) -> AskResponse:
+async def _collected(first: AgentEvent, events: AsyncGenerator[AgentEvent, None]) -> AskResponse:
     async with aclosing(events):
         collected = [first] + [event async for event in events]
     for event in collected:
@@ -134,15 +137,19 @@ async def _collected(first: AnswerEvent, events: AsyncGenerator[AnswerEvent, Non
         citations=[asdict(c) for c in done.citations],
         usage=_usage(used),
         answer_cached=done.from_answer_cache,
+        tool_calls=tool_calls_out(collected),
+        iteration_limit=iteration_limit_of(collected),
     )
 
 
-def _sse(event: AnswerEvent) -> bytes:
+def _sse(event: AgentEvent) -> bytes:
     name, data = _payload(event)
     return format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
 
 
-def _payload(event: AnswerEvent) -> tuple[str, Any]:
+def _payload(event: AgentEvent) -> tuple[str, Any]:
+    if isinstance(event, LOOP_EVENTS):
+        return loop_payload(event)
     if isinstance(event, Retrieved):
         sources = [asdict(s) for s in event.sources]
         return "retrieval", {"conversation_id": event.conversation_id, "sources": sources}
