@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
 import typer
 import uvicorn
@@ -67,12 +67,39 @@ def ask(
         bool, typer.Option("--no-stream", help="Print the whole answer at once.")
     ] = False,
     conversation: Annotated[str | None, typer.Option(help="Continue this conversation.")] = None,
+    model: Annotated[str | None, typer.Option(help="A model of the model table.")] = None,
+    answer_format: Annotated[
+        Literal["text", "json"],
+        typer.Option("--format", help="`json`: a validated object (answer, sources, confidence)."),
+    ] = "text",
+    thinking: Annotated[
+        Literal["low", "medium", "high", "max"] | None,
+        typer.Option(help="Adaptive thinking at this effort (models that take it)."),
+    ] = None,
+    thinking_budget: Annotated[
+        int | None,
+        typer.Option(min=1024, help="Thinking budget in tokens (models that take a budget)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count tokens and predict the cost; no answer.")
+    ] = False,
 ) -> None:
     """Ask a question; the answer streams, then its sources and one usage line."""
+    from api.ask_cli import ask_options, print_dry_run
     from api.terminal import print_answer
+    from rag.errors import StrataError
 
     settings = _settings()
-    raise typer.Exit(asyncio.run(print_answer(settings, question, not no_stream, conversation)))
+    try:
+        options = ask_options(
+            not no_stream, conversation, model, answer_format, thinking, thinking_budget
+        )
+    except StrataError as exc:
+        typer.echo(f"strata: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if dry_run:
+        raise typer.Exit(asyncio.run(print_dry_run(settings, question, options)))
+    raise typer.Exit(asyncio.run(print_answer(settings, question, options)))
 
 
 @app.command()

@@ -8,22 +8,22 @@ from decimal import Decimal
 import typer
 
 from api.wiring import open_services
-from rag.answering import AskOptions, Cited, Delta, Done, Failed, Retrieved, Used
+from rag.answering import AskOptions, Cited, Delta, Done, Failed, Retrieved, Thinking, Used
 from rag.errors import StrataError
 from rag.settings import Settings
 
 
-async def print_answer(
-    settings: Settings, question: str, stream: bool, conversation_id: str | None
-) -> int:
-    """Answer question, printing as it goes; returns the process exit code."""
+async def print_answer(settings: Settings, question: str, options: AskOptions) -> int:
+    """Answer question, printing as it goes (thinking to stderr); returns the exit code."""
+    stream = options.stream
     async with open_services(settings) as services:
-        options = AskOptions(conversation_id=conversation_id, stream=stream)
         used: Used | None = None
         try:
-            async with aclosing(services.answerer.ask(question, options)) as events:
+            async with aclosing(services.asker.ask(question, options)) as events:
                 async for event in events:
-                    if isinstance(event, Delta) and stream:
+                    if isinstance(event, Thinking):
+                        typer.secho(event.text, nl=False, err=True, dim=True)
+                    elif isinstance(event, Delta) and stream:
                         typer.echo(event.text, nl=False)
                     elif isinstance(event, Failed):
                         typer.echo(f"\nstrata: {event.error}", err=True)
