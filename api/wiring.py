@@ -13,6 +13,7 @@ from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
 from ingest.jobs import JobRunner
 from ingest.pipeline import IngestPipeline
+from ingest.vision import VisionTranscriber
 from rag.agent import Agent
 from rag.agent_tools import DocumentTools
 from rag.answer_cache import AnswerCache
@@ -88,9 +89,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         # Heal what a killed process left: half-indexed documents fail, queued purges run.
         await asyncio.to_thread(pipeline.recover)
-        jobs = JobRunner(pipeline, settings.home, settings.max_unpacked_bytes)
-        await jobs.start()
-        stack.push_async_callback(jobs.close)
         ledger = await asyncio.to_thread(
             Ledger.open, database_url(settings.home, settings.database_url)
         )
@@ -101,6 +99,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         stack.callback(tracing.shutdown)
         claude = _open_claude(settings, stack)
         stack.push_async_callback(claude.aclose)
+        # Ingestion (a worker thread) transcribes images through this loop's Claude client.
+        pipeline.vision = VisionTranscriber(
+            claude,
+            ledger,
+            settings.vision_model or settings.model,
+            asyncio.get_running_loop(),
+            settings.max_vision_pages,
+        )
+        # Started after Claude and the ledger, so stopped before them: upload jobs use both.
+        jobs = JobRunner(pipeline, settings.home, settings.max_unpacked_bytes)
+        await jobs.start()
+        stack.push_async_callback(jobs.close)
         retriever = Retriever(
             embedder,
             store,

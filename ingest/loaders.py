@@ -2,7 +2,8 @@
 
 Markdown through markdown-it-py, HTML through html2text (to Markdown, then the same path),
 PDF through pypdf (one section per paragraph, with its page), DOCX through python-docx
-(Word's heading styles become the heading path).
+(Word's heading styles become the heading path). Images, and PDF pages without a text layer,
+are transcribed by Claude vision (ingest/vision.py) and the transcription is read as Markdown.
 """
 
 from __future__ import annotations
@@ -16,8 +17,18 @@ from html.parser import HTMLParser
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from ingest.sniffing import DOCX, HTML, MARKDOWN, PDF, check_docx_archive, media_type_of
-from rag.errors import EmptyDocument, UnsupportedDocument
+from ingest.sniffing import (
+    DOCX,
+    HTML,
+    IMAGE_MEDIA_TYPES,
+    MARKDOWN,
+    PDF,
+    check_docx_archive,
+    image_kind,
+    media_type_of,
+)
+from ingest.vision import VisionTranscriber, prepare_image
+from rag.errors import DocumentTooLarge, EmptyDocument, UnsupportedDocument
 from rag.types import Document, Section
 
 if TYPE_CHECKING:
@@ -160,13 +171,51 @@ def _open_pdf(data: bytes, name: str) -> PdfReader:
     return reader
 
 
-def _pdf_sections(data: bytes, name: str) -> tuple[list[Section], str | None]:
+def _page_pdf(reader: PdfReader, index: int) -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_page(reader.pages[index])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _scanned_pages(
+    reader: PdfReader, pages: list[str], name: str, vision: VisionTranscriber
+) -> dict[int, bytes]:
+    """Each page with pictures but no text layer, as a one-page PDF, by its 0-based index.
+
+    A page with neither text nor pictures is blank and costs no call.
+    """
+    try:
+        scanned = {
+            index: _page_pdf(reader, index)
+            for index, text in enumerate(pages)
+            if not text.strip() and len(reader.pages[index].images) > 0
+        }
+    except Exception as exc:
+        raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
+    if len(scanned) > vision.max_pages:
+        raise DocumentTooLarge(
+            f"{name} has {len(scanned)} pages without a text layer, over the limit of "
+            f"{vision.max_pages} pages transcribed per document (STRATA_MAX_VISION_PAGES)"
+        )
+    return scanned
+
+
+def _pdf_sections(
+    data: bytes, name: str, vision: VisionTranscriber | None
+) -> tuple[list[Section], str | None]:
     reader = _open_pdf(data, name)
     try:
         pages = [page.extract_text() or "" for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
     except Exception as exc:
         raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
+    if vision is not None:
+        for index, page_pdf in _scanned_pages(reader, pages, name, vision).items():
+            pages[index] = vision.transcribe_pdf_page(page_pdf, name, index + 1)
     sections = [
         section
         for number, page_text in enumerate(pages, start=1)
@@ -230,17 +279,30 @@ def _docx_sections(data: bytes, name: str) -> tuple[list[Section], str | None]:
     return sections, title
 
 
+def _image_sections(
+    data: bytes, name: str, vision: VisionTranscriber | None
+) -> tuple[list[Section], str | None]:
+    kind = image_kind(data) or "image"
+    image = prepare_image(data, name, kind)
+    if vision is None:
+        raise UnsupportedDocument(f"{name} is a {kind} image, and this ingestion has no vision")
+    return _markdown_sections(vision.transcribe_image(image, name))
+
+
 def check_document(
     data: bytes, source: str, declared_type: str | None = None, max_unpacked_bytes: int = 0
 ) -> str:
     """The cheap checks of load_document, without parsing the text; returns the media type.
 
-    Catches empty, unknown, lying, image, encrypted-PDF, unreadable-PDF and zip-bomb files
-    while an upload request is still open, so they get a 4xx instead of a failed job.
+    Catches empty, unknown, lying, encrypted-PDF, unreadable-PDF, zip-bomb, corrupt-image and
+    decompression-bomb files while an upload request is still open, so they get a 4xx instead
+    of a failed job.
     """
     name = PurePath(source).name or source
     media_type = media_type_of(data, name, declared_type)
-    if media_type == DOCX:
+    if media_type in IMAGE_MEDIA_TYPES.values():
+        prepare_image(data, name, image_kind(data) or "image")
+    elif media_type == DOCX:
         check_docx_archive(data, name, max_unpacked_bytes or 4 * len(data) + 10_000_000)
     elif media_type == PDF:
         _open_pdf(data, name)
@@ -248,17 +310,25 @@ def check_document(
 
 
 def load_document(
-    data: bytes, source: str, declared_type: str | None = None, max_unpacked_bytes: int = 0
+    data: bytes,
+    source: str,
+    declared_type: str | None = None,
+    max_unpacked_bytes: int = 0,
+    vision: VisionTranscriber | None = None,
 ) -> Document:
     """Parse a file into a Document with its structure; raises InvalidInput subclasses.
 
     max_unpacked_bytes bounds what an archive format (DOCX) may inflate to; 0 means 4x data.
+    vision transcribes images and text-less PDF pages (UpstreamError when Claude fails);
+    without it an image is refused and such pages are skipped.
     """
     name = PurePath(source).name or source
     media_type = media_type_of(data, name, declared_type)
     title: str | None
-    if media_type == PDF:
-        sections, title = _pdf_sections(data, name)
+    if media_type in IMAGE_MEDIA_TYPES.values():
+        sections, title = _image_sections(data, name, vision)
+    elif media_type == PDF:
+        sections, title = _pdf_sections(data, name, vision)
     elif media_type == DOCX:
         check_docx_archive(data, name, max_unpacked_bytes or 4 * len(data) + 10_000_000)
         sections, title = _docx_sections(data, name)

@@ -24,9 +24,10 @@ import numpy as np
 from ingest.chunking import chunk_document
 from ingest.loaders import document_id_of, load_document
 from ingest.sniffing import IMAGE_SUFFIXES, MEDIA_TYPE_BY_SUFFIX
+from ingest.vision import VisionTranscriber
 from rag.documents import DocumentRecord, DocumentRegistry
 from rag.embeddings import Embedder, Vectors
-from rag.errors import DocumentTooLarge, InvalidInput
+from rag.errors import DocumentTooLarge, InvalidInput, UpstreamError
 from rag.store import ChunkStore
 from rag.types import Chunk, Document
 
@@ -121,6 +122,7 @@ class IngestPipeline:
         max_file_bytes: int,
         max_unpacked_bytes: int,
         group_chunks: int = 256,
+        vision: VisionTranscriber | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -130,6 +132,8 @@ class IngestPipeline:
         # Documents are embedded together until this many chunks wait, so small documents
         # still fill the encoder's batches.
         self.group_chunks = group_chunks
+        # Transcribes images and text-less PDF pages; without it images are refused.
+        self.vision = vision
         self._lock = threading.Lock()
 
     def recover(self) -> None:
@@ -177,7 +181,9 @@ class IngestPipeline:
             for index, (path, source, declared_type) in enumerate(items):
                 try:
                     prepared = self._prepare(path, source, declared_type, seen)
-                except (InvalidInput, OSError) as exc:
+                except (InvalidInput, UpstreamError, OSError) as exc:
+                    # A file that cannot be read, or whose transcription Claude refused or
+                    # could not give, fails alone; the others go on.
                     note(index, FileOutcome(source, "failed", error=str(exc)))
                     continue
                 if isinstance(prepared, FileOutcome):
@@ -207,7 +213,7 @@ class IngestPipeline:
             known = record.chunk_count if record is not None else 0
             return FileOutcome(source, "unchanged", document_id, known)
         seen.add(document_id)
-        document = load_document(data, source, declared_type, self.max_unpacked_bytes)
+        document = load_document(data, source, declared_type, self.max_unpacked_bytes, self.vision)
         chunks = chunk_document(document, self.embedder)
         replaces = any(r.source == source and r.status == "done" for r in self.registry.documents())
         if record is not None:

@@ -23,6 +23,13 @@ MEDIA_TYPE_BY_SUFFIX = {
     ".docx": DOCX,
 }
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
+# Images go to Claude vision; these are the four types the API accepts.
+IMAGE_MEDIA_TYPES = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+    "WebP": "image/webp",
+}
 _TEXT_FAMILY = frozenset({TEXT, MARKDOWN, HTML})
 _IMAGE_SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -33,23 +40,20 @@ _IMAGE_SIGNATURES = (
 # A zip entry that inflates more than this many times its packed size is treated as a bomb;
 # Word's XML packs about 5-20x.
 _MAX_INFLATE_RATIO = 200
-_SUPPORTED = "plain text (.txt), Markdown (.md), HTML (.html), PDF (.pdf) and Word (.docx)"
+_SUPPORTED = (
+    "plain text (.txt), Markdown (.md), HTML (.html), PDF (.pdf), Word (.docx) and images "
+    "(.png, .jpg, .webp, .gif)"
+)
 
 
-def _image_kind(data: bytes) -> str | None:
+def image_kind(data: bytes) -> str | None:
+    """PNG, JPEG, GIF or WebP when the bytes start like one of those images, else None."""
     for signature, kind in _IMAGE_SIGNATURES:
         if data.startswith(signature):
             return kind
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WebP"
     return None
-
-
-def _refuse_image(name: str, kind: str) -> UnsupportedDocument:
-    return UnsupportedDocument(
-        f"{name} is a {kind} image; images need vision transcription, which is not available "
-        f"yet. Supported now: {_SUPPORTED}."
-    )
 
 
 def check_docx_archive(data: bytes, name: str, max_unpacked_bytes: int) -> None:
@@ -110,14 +114,23 @@ def _family(media_type: str) -> str:
 def media_type_of(data: bytes, name: str, declared_type: str | None = None) -> str:
     """The media type of a file, from its bytes; its name and declared type must agree.
 
-    Raises EmptyDocument for no bytes and UnsupportedDocument for images, unknown binary
-    formats and files whose bytes contradict their name or declared type.
+    Raises EmptyDocument for no bytes and UnsupportedDocument for unknown binary formats and
+    files whose bytes contradict their name or declared type. Any image suffix or image/*
+    type fits any of the four image types: the bytes decide which one is sent.
     """
     if not data.strip():
         raise EmptyDocument(f"{name} is empty")
-    image = _image_kind(data)
+    image = image_kind(data)
     if image:
-        raise _refuse_image(name, image)
+        named_image = PurePath(name).suffix.lower() in IMAGE_SUFFIXES
+        claimed = None if named_image else _claimed(name, declared_type)
+        declared = (declared_type or "").split(";")[0].strip().lower()
+        for claim in (claimed, declared if declared in _TEXT_FAMILY | {PDF, DOCX} else None):
+            if claim:
+                raise UnsupportedDocument(
+                    f"{name} claims to be {claim} but its bytes are a {image} image"
+                )
+        return IMAGE_MEDIA_TYPES[image]
     claimed = _claimed(name, declared_type)
     sniffed = _sniff(data)
     if sniffed is None:

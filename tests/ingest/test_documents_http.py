@@ -122,8 +122,8 @@ def test_uploaded_files_become_documents_that_can_be_read_and_deleted(
     ("name", "data", "status", "kind", "message"),
     [
         ("empty.txt", b"", 422, "empty_document", "empty"),
-        ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, 415, "unsupported_document", "vision"),
-        ("photo.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 64, 415, "unsupported_document", "vision"),
+        ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, 415, "unsupported_document", "readable"),
+        ("photo.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 64, 415, "unsupported_document", "readable"),
         ("report.pdf", b"Plain words pretending.", 415, "unsupported_document", "bytes are text"),
         ("broken.pdf", b"%PDF-1.4\nno objects", 415, "unsupported_document", "readable PDF"),
         ("locked.pdf", encrypted_pdf_bytes(), 415, "unsupported_document", "encrypted"),
