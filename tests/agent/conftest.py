@@ -1,0 +1,88 @@
+"""Fixtures for agentic answering: the app over real HTTP against the emulator, with helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import connect_sse
+
+from api.app import create_app
+from api.emulator import EmulatorConfig
+from api.emulator import create_app as create_emulator
+from api.serving import serve_in_thread
+from rag.embeddings import Embedder
+from rag.settings import Settings
+from rag.store import ChunkStore
+from tests.answering.conftest import UpstreamMonitor, _monitored, corpus_chunks
+
+CURRENT_MODEL = "claude-sonnet-5-5"
+LEGACY_MODEL = "claude-haiku-4-5"
+MODELS = (CURRENT_MODEL, LEGACY_MODEL)
+
+Events = list[tuple[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder().load()
+
+
+@pytest.fixture
+def corpus_home(tmp_path: Path, embedder: Embedder) -> Path:
+    home = tmp_path / "home"
+    store = ChunkStore.open(home)
+    chunks = corpus_chunks()
+    store.upsert(chunks, embedder.embed_texts([c.text for c in chunks]))
+    store.close()
+    return home
+
+
+@pytest.fixture
+def monitor() -> UpstreamMonitor:
+    return UpstreamMonitor()
+
+
+@pytest.fixture
+def emulator_url(monitor: UpstreamMonitor) -> Iterator[str]:
+    with serve_in_thread(_monitored(create_emulator(EmulatorConfig()), monitor)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(corpus_home: Path, emulator_url: str) -> Iterator[httpx.Client]:
+    settings = Settings(  # type: ignore[call-arg]
+        home=corpus_home, anthropic_base_url=emulator_url, _env_file=None
+    )
+    with (
+        serve_in_thread(create_app(settings)) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        yield http
+
+
+def ask_agent(client: httpx.Client, question: str, **options: object) -> Events:
+    """The SSE events of an agentic ask, as (name, data) pairs."""
+    body = {"question": question, "agentic": True, **options}
+    with connect_sse(client, "POST", "/v1/ask", json=body) as source:
+        assert source.response.status_code == 200, source.response.read()
+        return [(event.event, json.loads(event.data)) for event in source.iter_sse()]
+
+
+def named(events: Events, name: str) -> list[Any]:
+    return [data for event, data in events if event == name]
+
+
+def sent_bodies(monitor: UpstreamMonitor) -> list[dict[str, Any]]:
+    """The /v1/messages request bodies the emulator received, in order."""
+    return [json.loads(body) for body in monitor.bodies]
+
+
+def ledger_rows(client: httpx.Client, **query: str) -> list[dict[str, Any]]:
+    response = client.get("/v1/usage/requests", params={"limit": 200, **query})
+    assert response.status_code == 200, response.text
+    return list(response.json()["requests"])
