@@ -133,6 +133,8 @@ def _check_document_source(source: Any, path: str) -> None:
 
 
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+# Counted on the base64 text, as the API's 400 reports it.
+MAX_IMAGE_BASE64_BYTES = 5 * 1024 * 1024
 
 
 def _check_image_source(source: Any, path: str) -> None:
@@ -144,6 +146,10 @@ def _check_image_source(source: Any, path: str) -> None:
     field = _SOURCE_FIELDS[kind]
     if not isinstance(source.get(field), str):
         raise invalid(f"{path}.{kind}.{field}: Field required")
+    size = len(source[field]) if kind == "base64" else 0
+    if size > MAX_IMAGE_BASE64_BYTES:
+        limit = MAX_IMAGE_BASE64_BYTES
+        raise invalid(f"{path}.base64: image exceeds 5 MB maximum: {size} bytes > {limit} bytes")
 
 
 def _check_search_result(block: dict[str, Any], path: str, version: str) -> None:
