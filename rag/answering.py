@@ -337,25 +337,27 @@ class Answerer:
         http_request_id: str | None,
     ) -> AsyncGenerator[AnswerEvent, None]:
         """A stored answer, replayed as events with zero tokens, recorded as an answer hit."""
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), datetime.now(UTC)
         yield Retrieved(conversation.conversation_id, stored.sources)
         yield Delta(stored.text)
         for citation in stored.citations:
             yield Cited(citation)
-        cost = self.prices.cost_of(model, stored.usage)
-        yield Used(Usage(), Decimal(0), cost.cost_usd, cost.cost_usd, CacheLayer.ANSWER)
-        self.ledger.record(
-            CallRecord(
-                feature=feature,
-                model=model,
-                usage=Usage(),
-                started_at=datetime.now(UTC),
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                conversation_id=conversation.conversation_id,
-                layer_hit=CacheLayer.ANSWER,
-                avoided_usage=stored.usage,
-                http_request_id=http_request_id,
-            )
+        record = CallRecord(
+            feature=feature,
+            model=model,
+            usage=Usage(),
+            started_at=started_at,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            conversation_id=conversation.conversation_id,
+            layer_hit=CacheLayer.ANSWER,
+            avoided_usage=stored.usage,
+            http_request_id=http_request_id,
+        )
+        self.ledger.record(record)
+        # Priced as the ledger prices the row, so the user sees the dashboard's saving.
+        cost = self.prices.cost_of_record(record)
+        yield Used(
+            Usage(), cost.cost_usd, cost.cost_without_cache_usd, cost.saved_usd, CacheLayer.ANSWER
         )
         yield Done(
             conversation.conversation_id,

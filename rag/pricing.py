@@ -16,7 +16,7 @@ plain input rate, with the same output. Both use the rate tier the whole prompt 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -25,7 +25,7 @@ from functools import cache
 from genai_prices import data_snapshot
 from genai_prices.types import ModelPrice, TieredPrices
 
-from rag.types import Usage
+from rag.types import CallRecord, Usage
 
 _PER_MILLION = Decimal(1_000_000)
 # The Batch API halves every price; cache multipliers apply on top of the halved rates.
@@ -173,6 +173,24 @@ class PriceTable:
         if rates is None:
             return Cost(model, PriceSource.UNPRICED, None, None)
         return Cost(model, rates.source, rates.cost_usd(usage), rates.cost_without_cache_usd(usage))
+
+    def cost_of_record(self, record: CallRecord) -> Cost:
+        """What a recorded call cost, and what it would have cost with no caching at all.
+
+        An answer-cache hit makes no Claude call, so its own usage costs nothing; with no
+        caching the call it replaced (record.avoided_usage) would have been made, whole.
+        The ledger row and the ask response both take a hit's figures from here.
+        """
+        cost = self.cost_of(record.model, record.usage, batch=record.batch, at=record.started_at)
+        if record.avoided_usage is None or cost.cost_without_cache_usd is None:
+            return cost
+        replaced = self.cost_of(
+            record.model, record.avoided_usage, batch=record.batch, at=record.started_at
+        )
+        if replaced.cost_without_cache_usd is None:
+            return Cost(record.model, PriceSource.UNPRICED, None, None)
+        without_cache = cost.cost_without_cache_usd + replaced.cost_without_cache_usd
+        return replace(cost, cost_without_cache_usd=without_cache)
 
 
 @cache

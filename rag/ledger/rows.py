@@ -111,7 +111,9 @@ def _money(
     prefixes: dict[CacheLayer, int],
     prices: PriceTable,
 ) -> dict[str, Any]:
-    if rates is None:
+    priced = prices.cost_of_record(record)
+    cost, without_cache = priced.cost_usd, priced.cost_without_cache_usd
+    if rates is None or cost is None or without_cache is None:
         return {
             "price_source": str(PriceSource.UNPRICED),
             "cost_usd": None,
@@ -126,15 +128,12 @@ def _money(
             "routing_saved_usd": None,
         }
     usage = record.usage
-    cost = rates.cost_usd(usage)
-    without_cache = rates.cost_without_cache_usd(usage)
     by_layer = _saving_by_layer(usage, rates, prefixes)
     avoided_cost = None
     if record.avoided_usage is not None:
         avoided = prices.cost_of(
             record.model, record.avoided_usage, batch=record.batch, at=record.started_at
         )
-        without_cache += avoided.cost_without_cache_usd or 0
         avoided_cost = float(avoided.cost_usd) if avoided.cost_usd is not None else None
     missed = record.cache_missed_input_tokens
     routing_saved = None

@@ -117,7 +117,7 @@ def test_identical_question_is_answered_from_the_answer_cache_with_zero_tokens(
     usage = again["usage"]
     assert usage["input_tokens"] == usage["output_tokens"] == 0
     assert usage["cost_usd"] == 0
-    assert usage["saved_usd"] == pytest.approx(first["usage"]["cost_usd"])
+    assert usage["saved_usd"] == pytest.approx(first["usage"]["cost_without_cache_usd"])
     assert len(monitor.bodies) == 1
 
 
