@@ -66,7 +66,7 @@ def _fitted(width: int, height: int) -> tuple[int, int]:
     """The size Claude would scale the image to: long edge <= 1568 px, <= ~1,600 tokens."""
     scale = min(1.0, MAX_LONG_EDGE_PIXELS / max(width, height))
     scale = min(scale, math.sqrt(MAX_SENT_PIXELS / (width * height)))
-    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _decoded(data: bytes, name: str, kind: str) -> tuple[Image.Image, str, tuple[int, int]]:
@@ -92,13 +92,13 @@ def _decoded(data: bytes, name: str, kind: str) -> tuple[Image.Image, str, tuple
     return image, str(image.format), original
 
 
-def _encoded(image: Image.Image) -> tuple[str, bytes]:
-    """PNG when the image has transparency, JPEG otherwise; JPEG again if PNG is over 5 MB."""
-    has_alpha = image.mode in ("RGBA", "LA") or "transparency" in image.info
-    if has_alpha:
+def _encoded(image: Image.Image, source_format: str) -> tuple[str, bytes]:
+    """A photo stays JPEG; anything else becomes PNG (sharp text), or JPEG if that is over 5 MB."""
+    if source_format != "JPEG":
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
         out = io.BytesIO()
-        image.convert("RGBA").save(out, "PNG", optimize=True)
-        if len(base64.b64encode(out.getvalue())) <= MAX_BASE64_BYTES:
+        image.convert("RGBA" if has_alpha else "RGB").save(out, "PNG", optimize=True)
+        if 4 * math.ceil(out.tell() / 3) <= MAX_BASE64_BYTES:
             return "image/png", out.getvalue()
     out = io.BytesIO()
     image.convert("RGB").save(out, "JPEG", quality=88)
@@ -124,9 +124,9 @@ def prepare_image(data: bytes, name: str, kind: str = "") -> VisionImage:
             return VisionImage(
                 MEDIA_TYPE_BY_FORMAT[image_format], data, width, height, width, height
             )
-        image.thumbnail(target, Image.Resampling.LANCZOS)
-        media_type, encoded = _encoded(image)
-        return VisionImage(media_type, encoded, *image.size, width, height)
+        with image.resize(target, Image.Resampling.LANCZOS) as scaled:
+            media_type, encoded = _encoded(scaled, image_format)
+        return VisionImage(media_type, encoded, *target, width, height)
 
 
 class _Ledger(Protocol):
