@@ -1,7 +1,8 @@
-"""The agent loop's own events on the wire: SSE payloads, and the JSON answer's tool calls."""
+"""The agent loop's own events: SSE payloads, the JSON answer's tool calls, terminal lines."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -38,13 +39,23 @@ def loop_payload(event: LoopEvent) -> tuple[str, dict[str, Any]]:
     }
 
 
+def loop_line(event: LoopEvent) -> str:
+    """One line for a terminal: a tool called, what it returned, or the cap reached."""
+    if isinstance(event, ToolCalled):
+        return f"-> {event.name} {json.dumps(event.input, ensure_ascii=False)}"
+    if isinstance(event, ToolReturned):
+        return f"<- {event.name}: {'error: ' if event.is_error else ''}{event.summary}"
+    return f"strata: {limit_message(event)}"
+
+
 def limit_message(event: IterationLimitReached) -> str:
     """What the client is told when the loop hit its cap."""
     wanted = ", ".join(event.pending_tools)
+    calls = "call" if event.max_iterations == 1 else "calls"
     return (
-        f"stopped after {event.max_iterations} Claude calls with {wanted} still wanted; the "
-        "answer is what Claude had written by then. Ask again with a higher max_iterations or "
-        "a narrower question."
+        f"stopped at the cap of {event.max_iterations} Claude {calls} with {wanted} still "
+        "wanted; the answer is what Claude had written by then. Ask again with a higher "
+        "max_iterations or a narrower question."
     )
 
 

@@ -83,6 +83,12 @@ def ask(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count tokens and predict the cost; no answer.")
     ] = False,
+    agentic: Annotated[
+        bool, typer.Option("--agentic", help="Let Claude search the documents itself, in a loop.")
+    ] = False,
+    max_iterations: Annotated[
+        int | None, typer.Option(min=1, help="With --agentic: most Claude calls in the loop.")
+    ] = None,
 ) -> None:
     """Ask a question; the answer streams, then its sources and one usage line."""
     from api.ask_cli import ask_options, print_dry_run
@@ -97,9 +103,13 @@ def ask(
     except StrataError as exc:
         typer.echo(f"strata: {exc}", err=True)
         raise typer.Exit(2) from None
+    if dry_run and agentic:
+        typer.echo("strata: --dry-run cannot price an --agentic ask; use one of them", err=True)
+        raise typer.Exit(2)
     if dry_run:
         raise typer.Exit(asyncio.run(print_dry_run(settings, question, options)))
-    raise typer.Exit(asyncio.run(print_answer(settings, question, options)))
+    loop = max_iterations if agentic else None
+    raise typer.Exit(asyncio.run(print_answer(settings, question, options, agentic, loop)))
 
 
 @app.command()

@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from decimal import Decimal
 
 import typer
 
+from api.agent_events import LOOP_EVENTS, loop_line
 from api.wiring import open_services
+from rag.agent import AgentEvent
 from rag.answering import AskOptions, Cited, Delta, Done, Failed, Retrieved, Thinking, Used
 from rag.errors import StrataError
 from rag.settings import Settings
 
 
-async def print_answer(settings: Settings, question: str, options: AskOptions) -> int:
-    """Answer question, printing as it goes (thinking to stderr); returns the exit code."""
+async def print_answer(
+    settings: Settings,
+    question: str,
+    options: AskOptions,
+    agentic: bool = False,
+    max_iterations: int | None = None,
+) -> int:
+    """Answer question, printing as it goes (thinking, tool calls to stderr); the exit code.
+
+    agentic lets Claude search the documents itself, at most max_iterations calls.
+    """
     stream = options.stream
     async with open_services(settings) as services:
         used: Used | None = None
+        answering: AsyncGenerator[AgentEvent, None] = (
+            services.agent.ask(question, options, max_iterations)
+            if agentic
+            else services.asker.ask(question, options)
+        )
         try:
-            async with aclosing(services.asker.ask(question, options)) as events:
+            async with aclosing(answering) as events:
                 async for event in events:
-                    if isinstance(event, Thinking):
+                    if isinstance(event, LOOP_EVENTS):
+                        typer.secho(loop_line(event), err=True, dim=True)
+                    elif isinstance(event, Thinking):
                         typer.secho(event.text, nl=False, err=True, dim=True)
                     elif isinstance(event, Delta) and stream:
                         typer.echo(event.text, nl=False)
