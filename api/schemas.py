@@ -6,6 +6,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from rag.models import MODELS
 
 ThinkingEffort = Literal["low", "medium", "high", "max"]
 
@@ -395,13 +398,22 @@ class DeletedDocument(BaseModel):
     deleted_chunks: int
 
 
-class BatchQuestionIn(BaseModel):
+# Published in the document, so clients (and fuzzers) see which models a batch may name.
+_BATCH_MODEL: JsonDict = {"enum": [*sorted(MODELS), None]}
+
+
+class BatchQuestionRequest(BaseModel):
     """One question of a batch, with its own options."""
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, description="The question to answer.")
-    model: str | None = Field(None, description="A model of the model table; default the batch's.")
+    # At least one non-space character: a blank question has nothing to retrieve for.
+    question: str = Field(min_length=1, pattern=r"\S", description="The question to answer.")
+    model: str | None = Field(
+        None,
+        description="A model of the model table; default the batch's.",
+        json_schema_extra=_BATCH_MODEL,
+    )
     top_k: int | None = Field(None, ge=1, description="Chunks to retrieve; default the batch's.")
 
 
@@ -410,10 +422,12 @@ class BatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    questions: list[str | BatchQuestionIn] = Field(
-        min_length=1, description="Questions, as text or with per-question options."
+    questions: list[BatchQuestionRequest] = Field(
+        min_length=1, description="The questions, each with its own options if wanted."
     )
-    model: str | None = Field(None, description="Default model; default STRATA_MODEL.")
+    model: str | None = Field(
+        None, description="Default model; default STRATA_MODEL.", json_schema_extra=_BATCH_MODEL
+    )
     top_k: int | None = Field(None, ge=1, description="Default top_k; default STRATA_TOP_K.")
 
 

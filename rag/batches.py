@@ -23,7 +23,13 @@ from typing import Protocol
 
 from rag.batch_store import BatchStore, StoredBatch, StoredQuestion
 from rag.cache_policy import CacheMark, LayerStats, decide
-from rag.errors import InvalidInput, LedgerUnavailable, StillProcessing, UpstreamError
+from rag.errors import (
+    InvalidInput,
+    LedgerUnavailable,
+    OverLimit,
+    StillProcessing,
+    UpstreamError,
+)
 from rag.ledger import LedgerRow
 from rag.ledger.rows import layer_hit_of
 from rag.llm import BatchLine, CitationDelta, Claude, ClaudeRequest, TextDelta
@@ -95,7 +101,7 @@ class Batches:
         if not questions:
             raise InvalidInput("a batch needs at least one question")
         if len(questions) > self.max_questions:
-            raise InvalidInput(f"a batch holds at most {self.max_questions} questions")
+            raise OverLimit(f"a batch holds at most {self.max_questions} questions")
         if any(not q.question.strip() for q in questions):
             raise InvalidInput("a batch question is empty")
         models = [model_info(q.model or self.default_model).model_id for q in questions]

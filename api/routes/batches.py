@@ -12,7 +12,7 @@ from api.limits import check_request_limits
 from api.schemas import (
     BatchCounts,
     BatchOut,
-    BatchQuestionIn,
+    BatchQuestionRequest,
     BatchRequest,
     BatchResultOut,
     BatchResults,
@@ -50,9 +50,7 @@ async def results(batch_id: str, caller: UserCaller, services: ServicesDep) -> B
     return BatchResults(batch=_batch(batch), results=[_result(a) for a in answers])
 
 
-def _question(item: str | BatchQuestionIn, body: BatchRequest) -> BatchQuestion:
-    if isinstance(item, str):
-        return BatchQuestion(item, body.model, body.top_k)
+def _question(item: BatchQuestionRequest, body: BatchRequest) -> BatchQuestion:
     return BatchQuestion(item.question, item.model or body.model, item.top_k or body.top_k)
 
 

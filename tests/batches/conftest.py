@@ -197,6 +197,11 @@ def wait_for(check: Callable[[], Any], timeout: float = 30) -> Any:
         time.sleep(0.02)
 
 
+def asked(questions: list[str]) -> list[dict[str, Any]]:
+    """The questions as POST /v1/batches takes them."""
+    return [{"question": question} for question in questions]
+
+
 def submit(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
     response = client.post("/v1/batches", json=body)
     assert response.status_code == 202, response.text

@@ -4,7 +4,15 @@ import httpx
 import pytest
 
 from api.emulator import EmulatorConfig
-from tests.batches.conftest import ALL_CHUNKS, MODELS, QUESTIONS, batch_rows, recorded, submit
+from tests.batches.conftest import (
+    ALL_CHUNKS,
+    MODELS,
+    QUESTIONS,
+    asked,
+    batch_rows,
+    recorded,
+    submit,
+)
 
 
 def results_of(client: httpx.Client, batch_id: str) -> list[dict]:
@@ -19,7 +27,7 @@ def results_of(client: httpx.Client, batch_id: str) -> list[dict]:
 def test_canceling_a_batch_keeps_the_answered_question_and_marks_the_rest_canceled(
     client: httpx.Client, model: str
 ):
-    batch = submit(client, {"questions": QUESTIONS, "model": model, "top_k": ALL_CHUNKS})
+    batch = submit(client, {"questions": asked(QUESTIONS), "model": model, "top_k": ALL_CHUNKS})
     early = client.get(f"/v1/batches/{batch['id']}/results")
     assert early.status_code == 409
     assert early.json()["error"]["type"] == "still_processing"
@@ -46,7 +54,7 @@ def test_canceling_a_batch_keeps_the_answered_question_and_marks_the_rest_cancel
 # The cache clock runs a million times faster: 24 hours pass while the first answer begins.
 @pytest.mark.parametrize("emulator_config", [EmulatorConfig(ttft_ms=300, time_scale=1e6)])
 def test_questions_the_api_never_reached_in_time_come_back_expired(client: httpx.Client):
-    batch = submit(client, {"questions": QUESTIONS, "top_k": ALL_CHUNKS})
+    batch = submit(client, {"questions": asked(QUESTIONS), "top_k": ALL_CHUNKS})
     ended = recorded(client, batch["id"])
     assert ended["request_counts"]["expired"] == 2
     results = results_of(client, batch["id"])
@@ -59,7 +67,7 @@ def test_questions_the_api_never_reached_in_time_come_back_expired(client: httpx
 def test_a_question_the_api_rejects_is_errored_with_its_reason_and_the_others_answer(
     client: httpx.Client, model: str
 ):
-    batch = submit(client, {"questions": QUESTIONS[:2], "model": model, "top_k": ALL_CHUNKS})
+    batch = submit(client, {"questions": asked(QUESTIONS[:2]), "model": model, "top_k": ALL_CHUNKS})
     recorded(client, batch["id"])
     answered, rejected = results_of(client, batch["id"])
     assert answered["status"] == "succeeded"
@@ -81,6 +89,10 @@ def test_unknown_batches_are_a_404_and_bad_batches_are_refused_before_any_call(
     assert client.get("/v1/batches/batch_nope").status_code == 404
     assert client.get("/v1/batches/batch_nope/results").status_code == 404
     assert client.post("/v1/batches", json={"questions": []}).status_code == 422
-    unknown_model = client.post("/v1/batches", json={"questions": ["x"], "model": "gpt-4"})
+    blank = client.post("/v1/batches", json={"questions": [{"question": "  "}]})
+    assert blank.status_code == 422
+    unknown_model = client.post(
+        "/v1/batches", json={"questions": [{"question": "x"}], "model": "gpt-4"}
+    )
     assert unknown_model.status_code == 400
     assert "unknown model" in unknown_model.json()["error"]["message"]

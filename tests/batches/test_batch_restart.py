@@ -9,7 +9,7 @@ import httpx
 from api.app import create_app
 from api.serving import serve_in_thread
 from rag.settings import Settings
-from tests.batches.conftest import ALL_CHUNKS, QUESTIONS, batch_rows, recorded, submit
+from tests.batches.conftest import ALL_CHUNKS, QUESTIONS, asked, batch_rows, recorded, submit
 
 
 def test_a_batch_submitted_before_a_restart_is_collected_after_it_and_recorded_once(
@@ -20,7 +20,7 @@ def test_a_batch_submitted_before_a_restart_is_collected_after_it_and_recorded_o
         serve_in_thread(create_app(settings_for(batch_poll_seconds=3600))) as url,
         httpx.Client(base_url=url, timeout=60) as http,
     ):
-        batch = submit(http, {"questions": QUESTIONS, "top_k": ALL_CHUNKS})
+        batch = submit(http, {"questions": asked(QUESTIONS), "top_k": ALL_CHUNKS})
         assert http.get(f"/v1/batches/{batch['id']}").json()["status"] == "in_progress"
 
     with (
@@ -58,13 +58,13 @@ def test_a_batch_the_api_no_longer_knows_does_not_hold_up_the_others(
         ) as url,
         httpx.Client(base_url=url, timeout=60) as http,
     ):
-        lost = submit(http, {"questions": QUESTIONS[:1], "top_k": ALL_CHUNKS})
+        lost = submit(http, {"questions": asked(QUESTIONS[:1]), "top_k": ALL_CHUNKS})
 
     with (
         serve_in_thread(create_app(settings_for(anthropic_api_key="new-key"))) as url,
         httpx.Client(base_url=url, timeout=60) as http,
     ):
-        kept = submit(http, {"questions": QUESTIONS[:1], "top_k": ALL_CHUNKS})
+        kept = submit(http, {"questions": asked(QUESTIONS[:1]), "top_k": ALL_CHUNKS})
         assert recorded(http, kept["id"])["status"] == "ended"
         assert http.get(f"/v1/batches/{lost['id']}").json()["status"] == "in_progress"
         assert len(batch_rows(http)) == 1

@@ -1,14 +1,22 @@
 import httpx
 import pytest
 
-from tests.batches.conftest import ALL_CHUNKS, MODELS, QUESTIONS, batch_rows, recorded, submit
+from tests.batches.conftest import (
+    ALL_CHUNKS,
+    MODELS,
+    QUESTIONS,
+    asked,
+    batch_rows,
+    recorded,
+    submit,
+)
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_a_batch_answers_every_question_with_sources_citations_and_usage(
     client: httpx.Client, model: str
 ):
-    batch = submit(client, {"questions": QUESTIONS, "model": model, "top_k": ALL_CHUNKS})
+    batch = submit(client, {"questions": asked(QUESTIONS), "model": model, "top_k": ALL_CHUNKS})
     assert batch["status"] == "in_progress"
     assert batch["questions"] == len(QUESTIONS)
     assert batch["request_counts"]["processing"] == len(QUESTIONS)
@@ -55,7 +63,7 @@ def unbatched_cost_usd(model: str, row: dict) -> float:
 def test_batch_calls_are_in_the_ledger_at_half_price_and_shared_chunks_are_read_from_cache(
     client: httpx.Client, model: str
 ):
-    batch = submit(client, {"questions": QUESTIONS, "model": model, "top_k": ALL_CHUNKS})
+    batch = submit(client, {"questions": asked(QUESTIONS), "model": model, "top_k": ALL_CHUNKS})
     recorded(client, batch["id"])
 
     rows = batch_rows(client)

@@ -22,7 +22,7 @@ from api.app import create_app
 from api.serving import serve_in_thread
 from rag.settings import Settings
 from rag.tracing import NO_TRACING, open_tracing
-from tests.batches.conftest import ALL_CHUNKS, MODELS, QUESTIONS, recorded, submit
+from tests.batches.conftest import ALL_CHUNKS, MODELS, QUESTIONS, asked, recorded, submit
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def test_a_batch_exports_its_submission_and_one_claude_span_per_answered_questio
     traced_app: Callable[[], Any], receiver: Receiver
 ):
     with traced_app() as url, httpx.Client(base_url=url, timeout=60) as http:
-        batch = submit(http, {"questions": QUESTIONS, "top_k": ALL_CHUNKS})
+        batch = submit(http, {"questions": asked(QUESTIONS), "top_k": ALL_CHUNKS})
         recorded(http, batch["id"])
 
     (submitted,) = receiver.named("strata.batch.submit")
