@@ -27,7 +27,7 @@ from rag.embeddings import Embedder
 from rag.ledger import Ledger, database_url
 from rag.llm import Claude
 from rag.models import model_info
-from rag.pricing import default_price_table
+from rag.pricing import PriceTable
 from rag.retrieval import Retriever
 from rag.routing import Router
 from rag.settings import Settings
@@ -89,8 +89,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         # Heal what a killed process left: half-indexed documents fail, queued purges run.
         await asyncio.to_thread(pipeline.recover)
+        # One table for the ledger and the answers, so both price a call the same way.
+        prices = PriceTable.configured(settings.price_overrides)
         ledger = await asyncio.to_thread(
-            Ledger.open, database_url(settings.home, settings.database_url)
+            Ledger.open, database_url(settings.home, settings.database_url), prices
         )
         # Closing flushes: calls recorded as the process stops are still written.
         stack.push_async_callback(asyncio.to_thread, ledger.close)
@@ -129,7 +131,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             conversations=conversations,
             answer_cache=answer_cache,
             ledger=ledger,
-            prices=default_price_table(),
+            prices=prices,
             corpus_version=registry.corpus_version,
             cache_policy=settings.cache_policy,
             default_model=settings.model,
@@ -162,7 +164,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             claude=claude,
             store=batch_store,
             ledger=ledger,
-            prices=default_price_table(),
+            prices=prices,
             cache_policy=settings.cache_policy,
             default_model=settings.model,
             default_top_k=settings.top_k,

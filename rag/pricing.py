@@ -25,6 +25,7 @@ from functools import cache
 from genai_prices import data_snapshot
 from genai_prices.types import ModelPrice, TieredPrices
 
+from rag.settings import PriceOverride
 from rag.types import CallRecord, Usage
 
 _PER_MILLION = Decimal(1_000_000)
@@ -64,13 +65,23 @@ class ModelRates:
         output_per_mtok: Decimal,
         cache_read_per_mtok: Decimal | None = None,
         source: PriceSource = PriceSource.OVERRIDE,
+        cache_write_5m_per_mtok: Decimal | None = None,
+        cache_write_1h_per_mtok: Decimal | None = None,
     ) -> ModelRates:
-        """Rates from input and output prices, cache prices by the documented multipliers."""
+        """Rates from input and output prices; cache prices not given by the multipliers."""
         return cls(
             input_per_mtok=input_per_mtok,
             output_per_mtok=output_per_mtok,
-            cache_write_5m_per_mtok=input_per_mtok * WRITE_5M_MULTIPLIER,
-            cache_write_1h_per_mtok=input_per_mtok * WRITE_1H_MULTIPLIER,
+            cache_write_5m_per_mtok=(
+                input_per_mtok * WRITE_5M_MULTIPLIER
+                if cache_write_5m_per_mtok is None
+                else cache_write_5m_per_mtok
+            ),
+            cache_write_1h_per_mtok=(
+                input_per_mtok * WRITE_1H_MULTIPLIER
+                if cache_write_1h_per_mtok is None
+                else cache_write_1h_per_mtok
+            ),
             cache_read_per_mtok=(
                 input_per_mtok * READ_MULTIPLIER
                 if cache_read_per_mtok is None
@@ -148,6 +159,22 @@ class PriceTable:
 
     def __init__(self, overrides: Mapping[str, ModelRates] | None = None) -> None:
         self._overrides = {model.lower(): rates for model, rates in (overrides or {}).items()}
+
+    @classmethod
+    def configured(cls, overrides: Mapping[str, PriceOverride]) -> PriceTable:
+        """The table with the prices of settings.price_overrides (STRATA_PRICE_OVERRIDES)."""
+        return cls(
+            {
+                model: ModelRates.from_input_output(
+                    price.input,
+                    price.output,
+                    cache_read_per_mtok=price.cache_read,
+                    cache_write_5m_per_mtok=price.cache_write_5m,
+                    cache_write_1h_per_mtok=price.cache_write_1h,
+                )
+                for model, price in overrides.items()
+            }
+        )
 
     def rates_for(
         self,

@@ -7,6 +7,8 @@ environment.
 from __future__ import annotations
 
 import ipaddress
+import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -36,6 +38,22 @@ class ApiKey(BaseModel):
 
     secret: SecretStr
     role: Role
+
+
+class PriceOverride(BaseModel):
+    """One model's prices in USD per million tokens, for STRATA_PRICE_OVERRIDES.
+
+    Cache prices left out follow the documented multipliers of input: a read 0.1x, a
+    5-minute write 1.25x, a 1-hour write 2x.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input: Decimal = Field(ge=0, allow_inf_nan=False)
+    output: Decimal = Field(ge=0, allow_inf_nan=False)
+    cache_read: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
+    cache_write_5m: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
+    cache_write_1h: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
 
 
 class Settings(BaseSettings):
@@ -117,6 +135,13 @@ class Settings(BaseSettings):
     claude_max_attempts: int = Field(
         4, ge=1, le=10, description="Attempts per Claude call on 429, 5xx, 529 or a lost link."
     )
+    price_overrides: Annotated[dict[str, PriceOverride], NoDecode] = Field(
+        default_factory=dict,
+        description="Prices that take precedence over genai-prices, as a JSON object of model id "
+        'to USD per million tokens, e.g. `{"claude-mythos-5": {"input": 10, "output": 50}}` '
+        "with your rates; optional `cache_read`, `cache_write_5m`, `cache_write_1h` default to "
+        "0.1x, 1.25x and 2x input. A model priced by neither is shown unpriced, never free.",
+    )
     batch_poll_seconds: float = Field(
         30.0, gt=0, description="How often the server checks submitted batches for results."
     )
@@ -176,6 +201,24 @@ class Settings(BaseSettings):
                 )
             keys.append({"secret": secret, "role": role})
         return keys
+
+    @field_validator("price_overrides", mode="before")
+    @classmethod
+    def _parse_price_overrides(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    "STRATA_PRICE_OVERRIDES must be a JSON object like "
+                    '{"model-id": {"input": 3, "output": 15}} (USD per million tokens): '
+                    f"{exc}"
+                ) from exc
+        if isinstance(value, dict) and not all(
+            isinstance(model, str) and model.strip() for model in value
+        ):
+            raise ValueError("STRATA_PRICE_OVERRIDES has an empty model id")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
