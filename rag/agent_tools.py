@@ -163,7 +163,7 @@ class DocumentTools:
             message = f"No passage matched {query!r}. Try other words."
             return ToolOutcome(call, [{"type": "text", "text": message}], summary=message)
         documents = len({chunk.document_id for chunk in found})
-        summary = f"{len(found)} passages from {documents} documents"
+        summary = f"{_counted(len(found), 'passage')} from {_counted(documents, 'document')}"
         return ToolOutcome(call, [_passage(c) for c in found], found, summary=summary)
 
     async def _document(self, call: ToolCall) -> ToolOutcome:
@@ -194,6 +194,10 @@ class DocumentTools:
                 }
             )
         return ToolOutcome(call, content, tuple(kept), summary=summary)
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _passage(chunk: Chunk) -> Block:

@@ -208,3 +208,19 @@ def test_agentic_asks_it_cannot_serve_are_refused_before_any_call(
     assert response.status_code == status, response.text
     assert response.json()["error"]["type"] == kind
     assert monitor.bodies == []
+
+
+def test_a_stream_broken_mid_call_ends_the_loop_with_an_error_event_and_a_ledger_row(
+    client: httpx.Client, monitor: UpstreamMonitor
+):
+    monitor.faults.append("midstream_error")
+
+    events = ask_agent(client, QUESTION)
+
+    names = [name for name, _ in events]
+    assert names[-1] == "error"
+    assert "done" not in names
+    assert "tool_result" not in names
+    [row] = ledger_rows(client, feature="agent")
+    assert row["error"]
+    assert len(sent_bodies(monitor)) == 1
