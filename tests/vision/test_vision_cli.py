@@ -1,0 +1,53 @@
+"""`strata ingest` with images offline: the in-process emulator transcribes, the ledger bills."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rag.documents import DocumentRegistry
+from rag.ledger import Ledger, database_url
+from rag.store import ChunkStore
+from tests.vision.conftest import image_bytes, scanned_pdf_bytes
+
+
+def _strata(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "ANTHROPIC_API_KEY" and not key.startswith("STRATA_")
+    }
+    env |= {"STRATA_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    command = [sys.executable, "-c", "from api.cli import main; main()", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_strata_ingest_transcribes_images_and_scanned_pages_once(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "heron.png").write_bytes(image_bytes("PNG", "Heron nest count: 41 nests."))
+    (folder / "scan.pdf").write_bytes(scanned_pdf_bytes())
+    (folder / "notes.md").write_text("# Notes\n\nThe heronry is on the island.\n")
+    home = tmp_path / "home"
+
+    first = _strata("ingest", str(folder), home=home)
+    again = _strata("ingest", str(folder), home=home)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[-1].startswith("3 added, 0 updated, 0 unchanged, 0 failed")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1].startswith("0 added, 0 updated, 3 unchanged, 0 failed")
+    registry, store = DocumentRegistry.open(home), ChunkStore.open(home)
+    ledger = Ledger.open(database_url(home, None))
+    try:
+        heron = next(r for r in registry.documents() if r.source.endswith("heron.png"))
+        assert "Heron nest count: 41 nests." in store.chunks_of(heron.document_id)[0].text
+        vision = ledger.summary().groups["feature"]["vision"]
+    finally:
+        ledger.close()
+        store.close()
+        registry.close()
+    assert vision.calls == 2
+    assert vision.cost_usd > 0
