@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS batch_questions (
     model TEXT NOT NULL,
     chunks TEXT NOT NULL,
     layer_prefix_tokens TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
     status TEXT NOT NULL,
     answer TEXT,
     citations TEXT NOT NULL DEFAULT '[]',
@@ -68,7 +69,9 @@ class StoredQuestion:
     question: str
     model: str
     chunks: tuple[Chunk, ...]
+    # The prompt builder's estimates: each cached layer's prefix, and the whole prompt.
     layer_prefix_tokens: dict[CacheLayer, int]
+    prompt_tokens: int
     status: str = "processing"
     answer: str | None = None
     citations: tuple[Citation, ...] = ()
@@ -132,7 +135,8 @@ class BatchStore:
             )
             self._db.executemany(
                 "INSERT INTO batch_questions (batch_id, position, custom_id, question, model, "
-                "chunks, layer_prefix_tokens, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "chunks, layer_prefix_tokens, prompt_tokens, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         batch.batch_id,
@@ -142,6 +146,7 @@ class BatchStore:
                         q.model,
                         json.dumps([asdict(c) for c in q.chunks]),
                         json.dumps({str(k): v for k, v in q.layer_prefix_tokens.items()}),
+                        q.prompt_tokens,
                         q.status,
                     )
                     for q in questions
@@ -169,8 +174,9 @@ class BatchStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT position, custom_id, question, model, chunks, layer_prefix_tokens, "
-                "status, answer, citations, usage, message_id, stop_reason, cache_miss_reason, "
-                "cache_missed_input_tokens, error FROM batch_questions WHERE batch_id = ? "
+                "prompt_tokens, status, answer, citations, usage, message_id, stop_reason, "
+                "cache_miss_reason, cache_missed_input_tokens, error FROM batch_questions "
+                "WHERE batch_id = ? "
                 "ORDER BY position",
                 (batch_id,),
             ).fetchall()
@@ -282,13 +288,14 @@ def _question(row: Any) -> StoredQuestion:
         model=row[3],
         chunks=chunks,
         layer_prefix_tokens={CacheLayer(k): v for k, v in json.loads(row[5]).items()},
-        status=row[6],
-        answer=row[7],
-        citations=tuple(Citation(**item) for item in json.loads(row[8])),
-        usage=Usage(**json.loads(row[9])),
-        message_id=row[10],
-        stop_reason=row[11],
-        cache_miss_reason=row[12],
-        cache_missed_input_tokens=row[13],
-        error=row[14],
+        prompt_tokens=row[6],
+        status=row[7],
+        answer=row[8],
+        citations=tuple(Citation(**item) for item in json.loads(row[9])),
+        usage=Usage(**json.loads(row[10])),
+        message_id=row[11],
+        stop_reason=row[12],
+        cache_miss_reason=row[13],
+        cache_missed_input_tokens=row[14],
+        error=row[15],
     )

@@ -126,6 +126,7 @@ class Batches:
                 model=model,
                 chunks=prompt.chunks,
                 layer_prefix_tokens=dict(prompt.layer_prefix_tokens),
+                prompt_tokens=prompt.prompt_tokens,
             )
             for i, (q, model, prompt) in enumerate(zip(questions, models, prompts, strict=True))
         ]
@@ -363,9 +364,22 @@ def _call_record_of(
         usage=question.usage,
         started_at=started_at,
         latency_ms=round(latency_ms, 3),
-        layer_prefix_tokens=question.layer_prefix_tokens,
+        layer_prefix_tokens=_calibrated_prefixes(question),
         cache_miss_reason=question.cache_miss_reason,
         cache_missed_input_tokens=question.cache_missed_input_tokens,
         batch=True,
         error=question.error,
     )
+
+
+def _calibrated_prefixes(question: StoredQuestion) -> dict[CacheLayer, int]:
+    """Each layer's prefix in the API's tokens: the estimates scaled to the reported total.
+
+    Which layer a cache read covered is judged against these, so the estimate's drift from
+    the API's tokenizer cannot move a documents-layer read to the system layer.
+    """
+    reported = question.usage.prompt_tokens
+    if reported <= 0 or question.prompt_tokens <= 0:
+        return dict(question.layer_prefix_tokens)
+    scale = reported / question.prompt_tokens
+    return {layer: round(tokens * scale) for layer, tokens in question.layer_prefix_tokens.items()}
