@@ -12,6 +12,7 @@ expired questions made no call and get no row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import Counter
@@ -44,6 +45,7 @@ from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature, Source
 log = logging.getLogger("strata.batches")
 
 _LEDGER_PAGE = 500
+STOP_WAIT_SECONDS = 10.0
 
 
 class _Ledger(Protocol):
@@ -213,18 +215,29 @@ class Batches:
 
     @asynccontextmanager
     async def polling(self, interval_seconds: float) -> AsyncIterator[None]:
-        """Collect in the background every interval_seconds until the block ends."""
-        task = asyncio.create_task(self._poll(interval_seconds), name="strata-batch-poller")
+        """Collect in the background every interval_seconds until the block ends.
+
+        On the way out a pass under way may finish (its ledger writes run in a thread that a
+        cancellation would not stop, while the store and ledger close); one that takes longer
+        than STOP_WAIT_SECONDS, waiting on the API, is cancelled and redone next start.
+        """
+        stop = asyncio.Event()
+        task = asyncio.create_task(self._poll(interval_seconds, stop), name="strata-batch-poller")
+        task.add_done_callback(_report_stopped)
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            stop.set()
+            try:
+                await asyncio.wait_for(task, STOP_WAIT_SECONDS)
+            except TimeoutError:
+                log.warning("stopped the batch poller mid-pass; the next start resumes it")
 
-    async def _poll(self, interval_seconds: float) -> None:
-        while True:
+    async def _poll(self, interval_seconds: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             await self.collect()
-            await asyncio.sleep(interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_seconds)
 
     def _record(self, batch_id: str, trace: TraceSpan) -> None:
         """Write the batch's ledger rows, skipping any a process before this one wrote."""
@@ -303,6 +316,12 @@ class Batches:
         cost = self.prices.cost_of(question.model, question.usage, batch=True) if answered else None
         record = _call_record_of(question, datetime.now(UTC), None)
         return QuestionResult(question, sources, cost, layer_hit_of(record))
+
+
+def _report_stopped(task: asyncio.Task[None]) -> None:
+    """Say at once when the poller died: no batch is collected until the next start."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the batch poller stopped", exc_info=task.exception())
 
 
 def _answered(questions: list[StoredQuestion], lines: list[BatchLine]) -> list[StoredQuestion]:
