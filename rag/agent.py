@@ -43,6 +43,7 @@ from rag.answering import (
     source_of,
 )
 from rag.asker import Asker
+from rag.cache_policy import LayerStats, ReuseTracker, decide
 from rag.conversations import Conversation
 from rag.errors import InvalidInput, OverLimit, UpstreamError
 from rag.llm import CallMeter, CitationDelta, ClaudeRequest, ThinkingDelta, ToolInput
@@ -110,9 +111,13 @@ AgentEvent = AnswerEvent | ToolCalled | ToolReturned | IterationLimitReached
 class _Loop:
     """What the loop has gathered so far."""
 
+    # Names this loop for the continuation tracker.
+    key: str
     messages: list[dict[str, Any]]
     prompt_tokens: int
     previous_message_id: str | None
+    # Estimated prompt tokens through the newest cache mark on the loop's own messages.
+    marked_tokens: int | None = None
     # Every chunk sent as a search_result, in request order: a citation's index points here.
     found: list[Chunk] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
@@ -155,6 +160,8 @@ class Agent:
     tools: DocumentTools
     default_max_iterations: int = 5
     max_iterations_limit: int = 10
+    # How often a loop goes on after each call: whether its newest tool results are read back.
+    continuation: ReuseTracker = field(default_factory=ReuseTracker)
 
     def check(
         self, question: str, options: AskOptions, max_iterations: int | None
@@ -216,7 +223,12 @@ class Agent:
         conversation_id = conversation.conversation_id
         yield Retrieved(conversation_id, ())
 
-        loop = _Loop(list(prompt.messages), prompt.prompt_tokens, conversation.last_message_id)
+        loop = _Loop(
+            f"{conversation_id}:{len(conversation.turns)}",
+            list(prompt.messages),
+            prompt.prompt_tokens,
+            conversation.last_message_id,
+        )
         for iteration in range(1, iterations + 1):
             call = self._call(
                 loop, prompt, info, options, iteration, (conversation_id, http_request_id), trace
@@ -282,7 +294,10 @@ class Agent:
         answerer = self.asker.answerer
         model = info.model_id
         shape = options.shape
-        params = shape.request_params({**prompt.request_params(), "messages": loop.messages}, info)
+        cached_through = loop.marked_tokens
+        messages = self._marked(loop, info)
+        self.continuation.observe(loop.key)
+        params = shape.request_params({**prompt.request_params(), "messages": messages}, info)
         request = ClaudeRequest(
             model=model,
             max_tokens=shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens),
@@ -319,7 +334,15 @@ class Agent:
         except UpstreamError as exc:
             loop.failure = exc
         finally:
-            sent = replace(prompt, messages=loop.messages, prompt_tokens=loop.prompt_tokens)
+            prefixes = dict(prompt.layer_prefix_tokens)
+            if cached_through is not None:
+                prefixes[CacheLayer.CONVERSATION] = cached_through
+            sent = replace(
+                prompt,
+                messages=messages,
+                prompt_tokens=loop.prompt_tokens,
+                layer_prefix_tokens=prefixes,
+            )
             record = call_record(Feature.AGENT, model, meter, started_at, sent, loop.failure)
             record = replace(
                 record, conversation_id=conversation_id, http_request_id=http_request_id
@@ -334,6 +357,31 @@ class Agent:
         loop.previous_message_id = meter.message_id or loop.previous_message_id
         loop.reply = meter.content
         loop.stop_reason = meter.stop_reason
+
+    def _marked(self, loop: _Loop, info: ModelInfo) -> list[dict[str, Any]]:
+        """The loop's messages, the newest tool results marked if another call may read them.
+
+        The cache policy weighs the learned odds that a loop goes on after this many calls.
+        The mark moves with the loop, so a request carries at most one of its own.
+        """
+        last = loop.messages[-1]
+        content = last["content"]
+        if not isinstance(content, list) or content[-1].get("type") != "tool_result":
+            return loop.messages
+        answerer = self.asker.answerer
+        write, read = 1.25, 0.1
+        rates = answerer.prices.rates_for(info.model_id)
+        if rates is not None and rates.input_per_mtok > 0:
+            write = float(rates.cache_write_5m_per_mtok / rates.input_per_mtok)
+            read = float(rates.cache_read_per_mtok / rates.input_per_mtok)
+        odds = self.continuation.estimate(loop.key)
+        stats = LayerStats(loop.prompt_tokens, info.min_cacheable_tokens, odds, write, read)
+        mark = decide(answerer.cache_policy, CacheLayer.CONVERSATION, stats)
+        if mark is None:
+            return loop.messages
+        loop.marked_tokens = loop.prompt_tokens
+        marked = {**content[-1], "cache_control": mark.as_param()}
+        return [*loop.messages[:-1], {**last, "content": [*content[:-1], marked]}]
 
     async def _conversation(self, conversation_id: str | None) -> Conversation:
         conversations = self.asker.answerer.conversations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -224,3 +225,30 @@ def test_a_stream_broken_mid_call_ends_the_loop_with_an_error_event_and_a_ledger
     [row] = ledger_rows(client, feature="agent")
     assert row["error"]
     assert len(sent_bodies(monitor)) == 1
+
+
+def test_a_longer_loop_reads_its_earlier_tool_results_from_the_cache(
+    client: httpx.Client, monitor: UpstreamMonitor
+):
+    question = "Use search_documents and then get_document on the lighthouse keepers."
+    events = ask_agent(client, question, model=CURRENT_MODEL)
+
+    assert named(events, "done")
+    bodies = sent_bodies(monitor)
+    assert len(bodies) == 3
+
+    def marked(body: dict[str, Any]) -> list[str]:
+        return [
+            block["type"]
+            for message in body["messages"]
+            for block in message["content"]
+            if "cache_control" in block
+        ]
+
+    assert marked(bodies[0]) == []
+    # One mark of the loop's own, moved to the newest tool results on each call.
+    assert marked(bodies[1]) == marked(bodies[2]) == ["tool_result"]
+    assert "cache_control" in bodies[2]["messages"][-1]["content"][-1]
+    rows = sorted(ledger_rows(client, feature="agent"), key=lambda row: row["id"])
+    assert rows[2]["cache_read_input_tokens"] > rows[1]["cache_read_input_tokens"] > 0
+    assert rows[2]["layer_hit"] == "conversation"
