@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from rag.errors import DocumentTooLarge, EmptyDocument, UnsupportedDocument, UpstreamError
+from rag.errors import DocumentTooLarge, UnsupportedDocument, UpstreamError
 from rag.llm import CallMeter, Claude, ClaudeRequest
 from rag.models import model_info
 from rag.types import CallRecord, Feature
@@ -58,15 +58,14 @@ class VisionImage:
     data: bytes
     width: int
     height: int
-    original_width: int
-    original_height: int
 
 
 def _fitted(width: int, height: int) -> tuple[int, int]:
     """The size Claude would scale the image to: long edge <= 1568 px, <= ~1,600 tokens."""
-    scale = min(1.0, MAX_LONG_EDGE_PIXELS / max(width, height))
-    scale = min(scale, math.sqrt(MAX_SENT_PIXELS / (width * height)))
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    scale = min(1.0, MAX_LONG_EDGE_PIXELS / max(width, height, 1))
+    scale = min(scale, math.sqrt(MAX_SENT_PIXELS / max(width * height, 1)))
+    # Rounded down (past float noise), so neither bound is crossed by a pixel.
+    return max(1, math.floor(width * scale + 1e-6)), max(1, math.floor(height * scale + 1e-6))
 
 
 def _decoded(data: bytes, name: str, kind: str) -> tuple[Image.Image, str, tuple[int, int]]:
@@ -112,21 +111,12 @@ def prepare_image(data: bytes, name: str, kind: str = "") -> VisionImage:
     """
     image, image_format, (width, height) = _decoded(data, name, kind or "image")
     with image:
-        if width * height == 0:
-            raise EmptyDocument(f"{name} is an image without pixels")
         target = _fitted(width, height)
-        fits = (
-            target == (width, height)
-            and image_format in MEDIA_TYPE_BY_FORMAT
-            and 4 * math.ceil(len(data) / 3) <= MAX_BASE64_BYTES
-        )
-        if fits:
-            return VisionImage(
-                MEDIA_TYPE_BY_FORMAT[image_format], data, width, height, width, height
-            )
+        if target == (width, height) and 4 * math.ceil(len(data) / 3) <= MAX_BASE64_BYTES:
+            return VisionImage(MEDIA_TYPE_BY_FORMAT[image_format], data, width, height)
         with image.resize(target, Image.Resampling.LANCZOS) as scaled:
             media_type, encoded = _encoded(scaled, image_format)
-        return VisionImage(media_type, encoded, *target, width, height)
+        return VisionImage(media_type, encoded, *target)
 
 
 class _Ledger(Protocol):

@@ -97,8 +97,8 @@ def test_an_image_larger_than_the_api_takes_is_scaled_down_before_claude_sees_it
     assert job["status"] == "done", job
     sent = messages_log.images()[-1]["source"]
     with Image.open(io.BytesIO(base64.b64decode(sent["data"]))) as image:
-        assert image.size == (1568, 105)
-    assert "PNG image of 1568 by 105 pixels" in _text_of(http, job["document_id"])
+        assert image.size == (1568, 104)
+    assert "PNG image of 1568 by 104 pixels" in _text_of(http, job["document_id"])
 
 
 def test_an_image_over_the_api_5_mb_limit_is_re_encoded_and_transcribed(
