@@ -72,7 +72,9 @@ def _watched(app: Any, log: MessagesLog) -> Any:
     return wrapper
 
 
-def serve_strata(home: Path, emulator: EmulatorConfig, log: MessagesLog) -> Iterator[httpx.Client]:
+def serve_strata(
+    home: Path, emulator: EmulatorConfig, log: MessagesLog, **overrides: Any
+) -> Iterator[httpx.Client]:
     """Strata on a real port, its Claude calls going to an emulator that log records."""
     with serve_in_thread(_watched(create_emulator(emulator), log)) as emulator_url:
         settings = Settings(
@@ -82,6 +84,7 @@ def serve_strata(home: Path, emulator: EmulatorConfig, log: MessagesLog) -> Iter
             claude_max_attempts=1,
             max_vision_pages=2,
             _env_file=None,
+            **overrides,
         )
         with (
             serve_in_thread(create_app(settings)) as url,

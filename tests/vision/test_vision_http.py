@@ -27,6 +27,7 @@ from tests.vision.conftest import (
 )
 
 MODEL = "claude-sonnet-5-5"
+LEGACY_MODEL = "claude-haiku-4-5"
 
 IMAGES = [
     ("heron.png", "PNG", "image/png", "Grey heron invoice 4471 from Marsh Supplies."),
@@ -233,3 +234,24 @@ def test_a_failed_transcription_fails_that_file_alone_with_a_clear_error(
     assert [d["source"] for d in documents(refusing_http)] == ["terns.md"]
     [row] = vision_rows(refusing_http)
     assert "tern.png" in row["error"]
+
+
+@pytest.fixture(scope="module")
+def legacy_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """Strata whose images are transcribed by a legacy model."""
+    home = tmp_path_factory.mktemp("legacy") / "home"
+    yield from serve_strata(home, EmulatorConfig(), MessagesLog(), vision_model=LEGACY_MODEL)
+
+
+def test_a_legacy_vision_model_transcribes_and_is_billed_at_its_own_price(
+    legacy_http: httpx.Client,
+) -> None:
+    text = "Dunlin flock tally, winter."
+
+    job = ingested(legacy_http, ("dunlin.jpg", image_bytes("JPEG", text), "image/jpeg"))[0]
+
+    assert job["status"] == "done", job
+    assert text in search(legacy_http, text)[0]["text"]
+    [row] = vision_rows(legacy_http)
+    assert row["model"] == LEGACY_MODEL
+    assert row["cost_usd"] > 0
