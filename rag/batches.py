@@ -18,10 +18,11 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from rag.batch_records import answered, call_record, question_record
 from rag.batch_store import BatchStore, StoredBatch, StoredQuestion
 from rag.cache_policy import CacheMark, LayerStats, decide
 from rag.errors import (
@@ -33,14 +34,14 @@ from rag.errors import (
 )
 from rag.ledger import LedgerRow
 from rag.ledger.rows import layer_hit_of
-from rag.llm import BatchLine, CitationDelta, Claude, ClaudeRequest, TextDelta
+from rag.llm import Claude, ClaudeRequest
 from rag.models import model_info
 from rag.pricing import Cost, PriceTable
 from rag.prompt import LayeredPrompt, build_prompt, documents_key
 from rag.retrieval import Retriever
 from rag.settings import CachePolicyName
 from rag.tracing import NO_TRACING, TraceSpan, Tracing, call_attributes
-from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature, Source
+from rag.types import CacheLayer, CallRecord, Chunk, Feature, Source
 
 log = logging.getLogger("strata.batches")
 
@@ -207,7 +208,7 @@ class Batches:
                 batch.batch_id,
                 state.counts,
                 datetime.now(UTC),
-                _answered(questions, lines),
+                answered(questions, lines),
             )
         attributes = {"strata.batch_id": batch.batch_id}
         with self.tracing.span("strata.batch.collect", None, attributes) as trace:
@@ -248,7 +249,7 @@ class Batches:
                 return
             written = self._recorded_request_ids(batch.created_at)
             for question in questions:
-                record = _call_record(batch, question)
+                record = call_record(batch, question)
                 if record is not None and record.request_id not in written:
                     self.ledger.record(record)
                     call = self.tracing.start("claude.messages", trace)
@@ -314,7 +315,7 @@ class Batches:
         )
         answered = question.status == "succeeded"
         cost = self.prices.cost_of(question.model, question.usage, batch=True) if answered else None
-        record = _call_record_of(question, datetime.now(UTC), None)
+        record = question_record(question, datetime.now(UTC), None)
         return QuestionResult(question, sources, cost, layer_hit_of(record))
 
 
@@ -322,83 +323,3 @@ def _report_stopped(task: asyncio.Task[None]) -> None:
     """Say at once when the poller died: no batch is collected until the next start."""
     if not task.cancelled() and task.exception() is not None:
         log.error("the batch poller stopped", exc_info=task.exception())
-
-
-def _answered(questions: list[StoredQuestion], lines: list[BatchLine]) -> list[StoredQuestion]:
-    """The questions with their result lines; a question the results lack counts as expired."""
-    by_id = {line.custom_id: line for line in lines}
-    answered = []
-    for question in questions:
-        line = by_id.get(question.custom_id, BatchLine(question.custom_id, "expired"))
-        text: list[str] = []
-        citations: list[Citation] = []
-        for event in line.events:
-            if isinstance(event, TextDelta):
-                text.append(event.text)
-            elif isinstance(event, CitationDelta):
-                citation = _citation(event, question.chunks)
-                if citation not in citations:
-                    citations.append(citation)
-        answered.append(
-            replace(
-                question,
-                status=line.status,
-                answer="".join(text) if line.status == "succeeded" else None,
-                citations=tuple(citations),
-                usage=line.usage,
-                message_id=line.message_id,
-                stop_reason=line.stop_reason,
-                cache_miss_reason=line.cache_miss_reason,
-                cache_missed_input_tokens=line.cache_missed_input_tokens,
-                error=line.error,
-            )
-        )
-    return answered
-
-
-def _citation(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:
-    if 0 <= event.search_result_index < len(chunks):
-        chunk = chunks[event.search_result_index]
-        return Citation(
-            event.cited_text, chunk.source, chunk.chunk_id, chunk.document_id, chunk.title
-        )
-    return Citation(event.cited_text, event.source, title=event.title)
-
-
-def _call_record(batch: StoredBatch, question: StoredQuestion) -> CallRecord | None:
-    """The ledger record of one question; None when no call was made (canceled, expired)."""
-    if question.status not in ("succeeded", "errored"):
-        return None
-    record = _call_record_of(question, batch.created_at, batch.ended_at)
-    return replace(record, request_id=f"{batch.upstream_id}/{question.custom_id}")
-
-
-def _call_record_of(
-    question: StoredQuestion, started_at: datetime, ended_at: datetime | None
-) -> CallRecord:
-    latency_ms = (ended_at - started_at).total_seconds() * 1000 if ended_at else 0.0
-    return CallRecord(
-        feature=Feature.BATCH,
-        model=question.model,
-        usage=question.usage,
-        started_at=started_at,
-        latency_ms=round(latency_ms, 3),
-        layer_prefix_tokens=_calibrated_prefixes(question),
-        cache_miss_reason=question.cache_miss_reason,
-        cache_missed_input_tokens=question.cache_missed_input_tokens,
-        batch=True,
-        error=question.error,
-    )
-
-
-def _calibrated_prefixes(question: StoredQuestion) -> dict[CacheLayer, int]:
-    """Each layer's prefix in the API's tokens: the estimates scaled to the reported total.
-
-    Which layer a cache read covered is judged against these, so the estimate's drift from
-    the API's tokenizer cannot move a documents-layer read to the system layer.
-    """
-    reported = question.usage.prompt_tokens
-    if reported <= 0 or question.prompt_tokens <= 0:
-        return dict(question.layer_prefix_tokens)
-    scale = reported / question.prompt_tokens
-    return {layer: round(tokens * scale) for layer, tokens in question.layer_prefix_tokens.items()}
