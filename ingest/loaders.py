@@ -171,29 +171,33 @@ def _open_pdf(data: bytes, name: str) -> PdfReader:
     return reader
 
 
-def _page_pdf(reader: PdfReader, index: int) -> bytes:
+def _page_pdf(reader: PdfReader, index: int, name: str) -> bytes:
+    """Page index of the reader alone, as a PDF of its own."""
     from pypdf import PdfWriter
 
-    writer = PdfWriter()
-    writer.add_page(reader.pages[index])
     out = io.BytesIO()
-    writer.write(out)
+    try:
+        writer = PdfWriter()
+        writer.add_page(reader.pages[index])
+        writer.write(out)
+    except Exception as exc:
+        raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
     return out.getvalue()
 
 
 def _scanned_pages(
     reader: PdfReader, pages: list[str], name: str, vision: VisionTranscriber
-) -> dict[int, bytes]:
-    """Each page with pictures but no text layer, as a one-page PDF, by its 0-based index.
+) -> list[int]:
+    """The 0-based indexes of the pages with pictures but no text layer; checked against the cap.
 
     A page with neither text nor pictures is blank and costs no call.
     """
     try:
-        scanned = {
-            index: _page_pdf(reader, index)
+        scanned = [
+            index
             for index, text in enumerate(pages)
             if not text.strip() and len(reader.pages[index].images) > 0
-        }
+        ]
     except Exception as exc:
         raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
     if len(scanned) > vision.max_pages:
@@ -214,7 +218,8 @@ def _pdf_sections(
     except Exception as exc:
         raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
     if vision is not None:
-        for index, page_pdf in _scanned_pages(reader, pages, name, vision).items():
+        for index in _scanned_pages(reader, pages, name, vision):
+            page_pdf = _page_pdf(reader, index, name)
             pages[index] = vision.transcribe_pdf_page(page_pdf, name, index + 1)
     sections = [
         section
