@@ -34,8 +34,8 @@ def embedded_text(data: bytes) -> str:
         with Image.open(io.BytesIO(data)) as image:
             found = [_as_text(image.info.get(key)) for key in _TEXT_KEYS]
             found.append(_as_text(image.getexif().get(_EXIF_IMAGE_DESCRIPTION)))
-    except Exception:
-        # Pillow raises many kinds of error on damaged or hostile files: it then has no text.
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        # What Pillow raises on damaged or hostile files: such an image carries no text.
         return ""
     return "\n".join(dict.fromkeys(text for text in found if text))
 
