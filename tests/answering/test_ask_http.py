@@ -125,9 +125,9 @@ def test_unknown_conversation_is_404_and_unavailable_options_are_400(client: htt
     missing = client.post("/v1/ask", json={"question": "q", "conversation_id": "conv_nope"})
     assert missing.status_code == 404
     assert missing.json()["error"]["type"] == "not_found"
-    refused = client.post("/v1/ask", json={"question": "q", "agentic": True})
+    refused = client.post("/v1/ask", json={"question": "q", "agentic": True, "format": "json"})
     assert refused.status_code == 400
-    assert "not available yet" in refused.json()["error"]["message"]
+    assert "cannot be combined with format=json" in refused.json()["error"]["message"]
     unknown_model = client.post("/v1/ask", json={"question": "q", "model": "claude-nope"})
     assert unknown_model.status_code == 400
 
