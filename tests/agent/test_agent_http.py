@@ -252,3 +252,25 @@ def test_a_longer_loop_reads_its_earlier_tool_results_from_the_cache(
     rows = sorted(ledger_rows(client, feature="agent"), key=lambda row: row["id"])
     assert rows[2]["cache_read_input_tokens"] > rows[1]["cache_read_input_tokens"] > 0
     assert rows[2]["layer_hit"] == "conversation"
+
+
+def test_a_follow_up_carries_the_earlier_turn_and_chains_cache_diagnostics(
+    client: httpx.Client, monitor: UpstreamMonitor
+):
+    first = ask_agent(client, QUESTION)
+    [done] = named(first, "done")
+
+    follow_up = ask_agent(
+        client, "And what replaced the keepers?", conversation_id=done["conversation_id"]
+    )
+
+    assert named(follow_up, "done")[0]["conversation_id"] == done["conversation_id"]
+    bodies = sent_bodies(monitor)
+    # The first ask took two calls (search, answer); the follow-up opens with the third.
+    opening = bodies[2]["messages"]
+    assert opening[0]["content"][0]["text"] == QUESTION
+    assert "Lighthouse keepers trimmed wicks" in opening[1]["content"][-1]["text"]
+    previous = [body["diagnostics"]["previous_message_id"] for body in bodies]
+    assert previous[0] is None
+    assert all(message_id is not None for message_id in previous[1:])
+    assert len(set(previous[1:])) == len(bodies) - 1
