@@ -48,18 +48,27 @@ def monitor() -> UpstreamMonitor:
 
 
 @pytest.fixture
-def emulator_url(monitor: UpstreamMonitor) -> Iterator[str]:
-    with serve_in_thread(_monitored(create_emulator(EmulatorConfig()), monitor)) as url:
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig()
+
+
+@pytest.fixture
+def emulator_url(emulator_config: EmulatorConfig, monitor: UpstreamMonitor) -> Iterator[str]:
+    with serve_in_thread(_monitored(create_emulator(emulator_config), monitor)) as url:
         yield url
 
 
 @pytest.fixture
-def client(corpus_home: Path, emulator_url: str) -> Iterator[httpx.Client]:
-    settings = Settings(  # type: ignore[call-arg]
+def strata_settings(corpus_home: Path, emulator_url: str) -> Settings:
+    return Settings(  # type: ignore[call-arg]
         home=corpus_home, anthropic_base_url=emulator_url, _env_file=None
     )
+
+
+@pytest.fixture
+def client(strata_settings: Settings) -> Iterator[httpx.Client]:
     with (
-        serve_in_thread(create_app(settings)) as url,
+        serve_in_thread(create_app(strata_settings)) as url,
         httpx.Client(base_url=url, timeout=60) as http,
     ):
         yield http
