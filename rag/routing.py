@@ -21,6 +21,7 @@ figure (routing_net_saved_usd), so the choice can be checked on real traffic.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from rag.prompt import estimate_tokens
 from rag.settings import CachePolicyName
 from rag.structured import parse_structured, structured_params
 from rag.types import CacheLayer, CallRecord, Feature
+
+log = logging.getLogger("strata.routing")
 
 ROUTE_TOOL = "record_route"
 _MAX_OUTPUT_TOKENS = 64
@@ -144,12 +147,20 @@ class Router:
     _last_message_id: str | None = None
 
     async def is_trivial(self, question: str, http_request_id: str | None = None) -> bool:
-        """True when the fast model should answer question; one `route` ledger row per call."""
+        """True when the fast model should answer question; one `route` ledger row per call.
+
+        A classification that fails (its error is in its ledger row) sends the question to the
+        default model: routing only ever saves money, it never costs an answer.
+        """
         key = normalise_question(question)
         if key in self._decisions:
             self._decisions.move_to_end(key)
             return self._decisions[key]
-        trivial = await self._classify(question, http_request_id)
+        try:
+            trivial = await self._classify(question, http_request_id)
+        except UpstreamError as exc:
+            log.warning("routing to the default model: the classification failed: %s", exc)
+            return False
         self._decisions[key] = trivial
         if len(self._decisions) > _REMEMBERED_DECISIONS:
             self._decisions.popitem(last=False)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from rag.routing import RouteDecision
+from api.app import create_app
+from api.emulator import EmulatorConfig
+from api.emulator import create_app as create_emulator
+from api.serving import serve_in_thread
+from rag.routing import ROUTING_SYSTEM_PROMPT, RouteDecision
+from rag.settings import Settings
 from rag.structured import strict_schema
-from tests.answering.conftest import UpstreamMonitor
+from tests.answering.conftest import UpstreamMonitor, _monitored
 from tests.features.conftest import ask_json, ledger_rows, sent_bodies
 
 TRIVIAL = "Hello, thanks a lot!"
@@ -134,3 +142,58 @@ def test_routing_is_off_by_default(client: httpx.Client, monitor: UpstreamMonito
     assert answer["model"] == "claude-sonnet-5-5"
     assert [row["feature"] for row in ledger_rows(client)] == ["ask"]
     assert len(monitor.bodies) == 1
+
+
+def _failing_classifications(app: Any) -> Any:
+    """The emulator, told by its own fault header to answer every classification with a 500."""
+
+    async def wrapper(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/v1/messages":
+            await app(scope, receive, send)
+            return
+        messages = [await receive()]
+        while messages[-1].get("more_body"):
+            messages.append(await receive())
+        if ROUTING_SYSTEM_PROMPT.encode()[:40] in b"".join(m.get("body", b"") for m in messages):
+            fault = (b"x-emulator-fault", b"server_error")
+            scope = {**scope, "headers": [*scope["headers"], fault]}
+
+        async def replay() -> Any:
+            return messages.pop(0) if messages else await receive()
+
+        await app(scope, replay, send)
+
+    return wrapper
+
+
+@pytest.fixture
+def failing_emulator_url(monitor: UpstreamMonitor) -> Iterator[str]:
+    app = _failing_classifications(_monitored(create_emulator(EmulatorConfig()), monitor))
+    with serve_in_thread(app) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"routing": True, "model": "claude-sonnet-5-5", "fast_model": "claude-haiku-4-5"}],
+)
+def test_a_failed_classification_leaves_the_question_to_the_default_model(
+    corpus_home: Path, failing_emulator_url: str, overrides: dict[str, Any]
+):
+    settings = Settings(  # type: ignore[call-arg]
+        home=corpus_home,
+        anthropic_base_url=failing_emulator_url,
+        claude_max_attempts=1,
+        _env_file=None,
+        **overrides,
+    )
+    with (
+        serve_in_thread(create_app(settings)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        answer = ask_json(client, TRIVIAL)
+
+        assert answer["model"] == "claude-sonnet-5-5"
+        route = ledger_rows(client, feature="route")
+        assert len(route) == 1
+        assert "500" in route[0]["error"]
