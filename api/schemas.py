@@ -13,13 +13,20 @@ from rag.models import MODELS
 ThinkingEffort = Literal["low", "medium", "high", "max"]
 
 
-class ThinkingOptions(BaseModel):
-    """Thinking as an object: an effort level or a token budget, as the model takes it."""
+class ThinkingEffortOption(BaseModel):
+    """Adaptive thinking at an effort level (models with adaptive thinking)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    effort: ThinkingEffort | None = Field(None, description="Adaptive thinking's effort level.")
-    budget_tokens: int | None = Field(None, ge=1024, description="Thinking budget in tokens.")
+    effort: ThinkingEffort
+
+
+class ThinkingBudgetOption(BaseModel):
+    """Thinking within a token budget (models that still take one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget_tokens: int = Field(ge=1024, description="At least 1024, below max_tokens.")
 
 
 class AskRequest(BaseModel):
@@ -32,7 +39,7 @@ class AskRequest(BaseModel):
     conversation_id: str | None = Field(None, description="Continue this conversation.")
     model: str | None = Field(None, description="A model of the model table; default STRATA_MODEL.")
     top_k: int | None = Field(None, ge=1, description="Chunks to retrieve; default STRATA_TOP_K.")
-    thinking: ThinkingEffort | ThinkingOptions | None = Field(
+    thinking: ThinkingEffort | ThinkingEffortOption | ThinkingBudgetOption | None = Field(
         None,
         description="Extended thinking, off by default: an effort level `low`, `medium`, "
         '`high` or `max` (models with adaptive thinking), or `{"budget_tokens": N}`, '

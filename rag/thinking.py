@@ -62,7 +62,7 @@ def check_thinking(request: ThinkingRequest, info: ModelInfo, max_budget_tokens:
             f"of {', '.join(EFFORTS)}"
         )
     if request.budget_tokens is not None and request.budget_tokens > max_budget_tokens:
-        raise InvalidInput(
+        raise FeatureUnsupported(
             "thinking budget_tokens must stay below max_tokens, which also holds the answer: "
             f"at most {max_budget_tokens} for {model} here"
         )

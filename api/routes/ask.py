@@ -22,7 +22,8 @@ from api.schemas import (
     DryRunResponse,
     LayerCostOut,
     StructuredAnswerOut,
-    ThinkingOptions,
+    ThinkingBudgetOption,
+    ThinkingEffortOption,
     UsageOut,
 )
 from rag.agent import AgentEvent
@@ -101,8 +102,10 @@ def _dry_run(estimate: DryRunEstimate) -> DryRunResponse:
 def _shape(body: AskRequest) -> AnswerShape:
     thinking = body.thinking
     request: ThinkingRequest | None = None
-    if isinstance(thinking, ThinkingOptions):
-        request = ThinkingRequest(thinking.effort, thinking.budget_tokens)
+    if isinstance(thinking, ThinkingBudgetOption):
+        request = ThinkingRequest(budget_tokens=thinking.budget_tokens)
+    elif isinstance(thinking, ThinkingEffortOption):
+        request = ThinkingRequest(effort=thinking.effort)
     elif thinking is not None:
         request = ThinkingRequest(effort=thinking)
     return AnswerShape(body.format or "text", request)

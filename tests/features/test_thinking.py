@@ -57,9 +57,9 @@ def test_thinking_is_off_by_default(client: httpx.Client, monitor: UpstreamMonit
         (CURRENT_MODEL, {"budget_tokens": 2048}, 400, "feature_unsupported"),
         (LEGACY_MODEL, "high", 400, "feature_unsupported"),
         (LEGACY_MODEL, {"effort": "low"}, 400, "feature_unsupported"),
-        (LEGACY_MODEL, {"budget_tokens": 60_000}, 400, "invalid_input"),
+        (LEGACY_MODEL, {"budget_tokens": 60_000}, 400, "feature_unsupported"),
         (LEGACY_MODEL, {"budget_tokens": 512}, 422, "invalid_input"),
-        (LEGACY_MODEL, {"effort": "low", "budget_tokens": 2048}, 400, "invalid_input"),
+        (LEGACY_MODEL, {"effort": "low", "budget_tokens": 2048}, 422, "invalid_input"),
         (CURRENT_MODEL, "extreme", 422, "invalid_input"),
     ],
 )
