@@ -22,6 +22,7 @@ from decimal import Decimal
 from rag.answer_cache import answer_key
 from rag.answering import Answerer, AskOptions, reused_or_new
 from rag.conversations import Conversation
+from rag.errors import UpstreamError
 from rag.llm import CallMeter, ClaudeRequest
 from rag.models import ModelInfo
 from rag.prompt import PROMPT_VERSION, LayeredPrompt, documents_key, estimate_tokens
@@ -129,10 +130,10 @@ async def _count(
     """The count endpoint's answer, with its own ledger row (counting bills no tokens)."""
     meter = CallMeter()
     started_at = datetime.now(UTC)
-    failure: Exception | None = None
+    failure: UpstreamError | None = None
     try:
         return await answerer.claude.count_tokens(request, meter)
-    except Exception as exc:
+    except UpstreamError as exc:
         failure = exc
         raise
     finally:
