@@ -120,9 +120,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         kind = _TYPE_BY_STATUS.get(exc.status_code, "http_error")
-        return error_response(
-            request, exc.status_code, kind, str(exc.detail), dict(exc.headers or {})
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # The router names only the first route that matched the path; list every method.
+            headers["allow"] = ", ".join(sorted(_methods_at(app, request.url.path)))
+        return error_response(request, exc.status_code, kind, str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -148,6 +150,15 @@ def api_routes(app: FastAPI) -> Iterator[RouteContext]:
     for context in iter_route_contexts(app.routes):
         if isinstance(context.original_route, APIRoute):
             yield context
+
+
+def _methods_at(app: FastAPI, path: str) -> set[str]:
+    methods: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        pattern = getattr(context, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            methods |= context.methods or set()
+    return methods
 
 
 def required_role(route: RouteContext) -> Role | None:

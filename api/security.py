@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 from api.limits import install_stream_limiter
+from rag.models import MODELS
 from rag.settings import Settings
 
 log = logging.getLogger("strata.http")
@@ -172,7 +173,7 @@ _LIMITED_FIELDS = {
 
 
 def document_limits(app: FastAPI, settings: Settings) -> None:
-    """Publish the configured limits in the OpenAPI document, where clients and fuzzers see them."""
+    """Publish the configured limits and the model table in the OpenAPI document."""
     build = app.openapi
     annotated: list[dict[str, Any]] = []
 
@@ -182,6 +183,9 @@ def document_limits(app: FastAPI, settings: Settings) -> None:
             for name, model in schema.get("components", {}).get("schemas", {}).items():
                 if name.endswith("Request"):
                     _bound_fields(model, settings)
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    _bound_uploads(operation, settings)
             annotated[:] = [schema]
         return schema
 
@@ -189,6 +193,10 @@ def document_limits(app: FastAPI, settings: Settings) -> None:
 
 
 def _bound_fields(model: dict[str, Any], settings: Settings) -> None:
+    model_field = model.get("properties", {}).get("model", {})
+    for branch in model_field.get("anyOf", [model_field]):
+        if branch.get("type") == "string":
+            branch["enum"] = sorted(MODELS)
     for field, field_schema in model.get("properties", {}).items():
         if field not in _LIMITED_FIELDS:
             continue
@@ -197,6 +205,16 @@ def _bound_fields(model: dict[str, Any], settings: Settings) -> None:
         for branch in field_schema.get("anyOf", [field_schema]):
             if branch.get("type") in ("string", "integer"):
                 branch[keyword] = min(branch.get(keyword, 1 << 62), getattr(settings, setting))
+
+
+def _bound_uploads(operation: dict[str, Any], settings: Settings) -> None:
+    content = operation.get("requestBody", {}).get("content", {})
+    form = content.get("multipart/form-data", {}).get("schema", {})
+    for field_schema in form.get("properties", {}).values():
+        if field_schema.get("type") == "array":
+            field_schema.setdefault("minItems", 1)
+            field_schema["maxItems"] = settings.max_files_per_upload
+            field_schema["items"]["maxLength"] = settings.max_upload_bytes
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
