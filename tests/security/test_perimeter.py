@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,3 +149,20 @@ def test_cors_admits_only_the_configured_origins(tmp_path: Path) -> None:
     assert simple.headers["access-control-allow-origin"] == "https://app.example"
     assert "x-request-id" in simple.headers["access-control-expose-headers"]
     assert "access-control-allow-credentials" not in simple.headers
+
+
+def test_the_dashboard_page_runs_under_its_policy(anonymous: httpx.Client) -> None:
+    page = anonymous.get("/dashboard")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page.text, flags=re.S)
+    assert scripts, "the dashboard loads its script"
+    for attributes, body in scripts:
+        assert body.strip() == "", "inline script would be blocked by script-src 'self'"
+        (source,) = re.findall(r'src="([^"]+)"', attributes)
+        assert source.startswith("/"), "scripts come from this origin"
+        assert anonymous.get(source).status_code == 200
+    assert not re.search(r"\son[a-z]+\s*=", page.text), "inline event handlers are blocked"
+    assert "javascript:" not in page.text
+    assert "<style" not in page.text
+    assert " style=" not in page.text
