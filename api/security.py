@@ -169,6 +169,7 @@ _LIMITED_FIELDS = {
     "query": ("maxLength", "max_question_chars"),
     "top_k": ("maximum", "max_top_k"),
     "max_tokens": ("maximum", "max_answer_tokens_limit"),
+    "max_iterations": ("maximum", "agent_max_iterations_limit"),
 }
 
 

@@ -34,6 +34,8 @@ def test_the_fuzzed_document_is_the_one_the_server_publishes(anonymous: httpx.Cl
 @schema.parametrize()
 @settings(
     max_examples=25,
+    # The same examples every run: a finding reproduces, and CI never fails by chance.
+    derandomize=True,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
