@@ -118,3 +118,10 @@ def test_a_key_is_never_echoed_back(anonymous: httpx.Client) -> None:
     for method, path, _ in PROTECTED:
         response = anonymous.request(method, _url(path), headers={"authorization": wrong})
         assert "guessed-secret" not in response.text
+
+
+@pytest.mark.parametrize("name", ["key", "api_key", "token", "access_token"])
+def test_a_key_in_the_url_is_not_accepted(anonymous: httpx.Client, name: str) -> None:
+    # URLs end up in logs, histories and referrers; keys travel only in the header.
+    response = anonymous.get("/v1/usage/summary", params={name: KEYS["admin"]})
+    assert_error_shape(response, 401, "unauthenticated")
