@@ -13,6 +13,11 @@ from rag.models import MODELS
 ThinkingEffort = Literal["low", "medium", "high", "max"]
 
 
+# A question needs one character that is not ASCII white space. Spelled out as a class rather
+# than \S, whose meaning differs between Python and JSON Schema regexes on control characters.
+_NOT_BLANK = r"[^ \t\n\r\f\v]"
+
+
 class ThinkingEffortOption(BaseModel):
     """Adaptive thinking at an effort level (models with adaptive thinking)."""
 
@@ -34,7 +39,7 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, description="The question to answer.")
+    question: str = Field(min_length=1, pattern=_NOT_BLANK, description="The question to answer.")
     stream: bool = Field(True, description="Server-sent events (default) or one JSON answer.")
     conversation_id: str | None = Field(None, description="Continue this conversation.")
     model: str | None = Field(None, description="A model of the model table; default STRATA_MODEL.")
@@ -414,8 +419,7 @@ class BatchQuestionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # At least one non-space character: a blank question has nothing to retrieve for.
-    question: str = Field(min_length=1, pattern=r"\S", description="The question to answer.")
+    question: str = Field(min_length=1, pattern=_NOT_BLANK, description="The question to answer.")
     model: str | None = Field(
         None,
         description="A model of the model table; default the batch's.",

@@ -45,7 +45,7 @@ from rag.answering import (
 from rag.asker import Asker
 from rag.cache_policy import LayerStats, ReuseTracker, decide
 from rag.conversations import Conversation
-from rag.errors import InvalidInput, OverLimit, UpstreamError
+from rag.errors import FeatureUnsupported, OverLimit, UpstreamError
 from rag.llm import CallMeter, CitationDelta, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import ModelInfo
 from rag.prompt import Block, LayeredPrompt, estimate_tokens
@@ -168,7 +168,7 @@ class Agent:
     ) -> tuple[ModelInfo, int]:
         """The model and the iteration cap, if the request can be served; raises before a call."""
         if options.shape.format == "json":
-            raise InvalidInput(
+            raise FeatureUnsupported(
                 "agentic=true cannot be combined with format=json: a JSON answer is made by "
                 "forcing Claude's output (a forced tool on models without native JSON), which "
                 "leaves it no turn to call the search tools; ask with one of them"

@@ -105,8 +105,6 @@ class Batches:
             raise InvalidInput("a batch needs at least one question")
         if len(questions) > self.max_questions:
             raise OverLimit(f"a batch holds at most {self.max_questions} questions")
-        if any(not q.question.strip() for q in questions):
-            raise InvalidInput("a batch question is empty")
         models = [model_info(q.model or self.default_model).model_id for q in questions]
         attributes = {"strata.questions": len(questions)}
         with self.tracing.span("strata.batch.submit", None, attributes) as trace:

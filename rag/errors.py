@@ -5,7 +5,7 @@
     - UnsupportedDocument     a file type or content we cannot parse
     - EmptyDocument           a file with no bytes, or no text to index
     - DocumentTooLarge        over a configured size limit
-    - FeatureUnsupported      the chosen model lacks the requested feature
+    - FeatureUnsupported      the chosen model lacks a feature, or options that exclude each other
     - OverLimit               a question, top_k or max_tokens over its configured limit
   + NotFound                  no such document, job, conversation or batch
   + StillProcessing           a batch's results were asked for before it ended
@@ -40,7 +40,7 @@ class DocumentTooLarge(InvalidInput):
 
 
 class FeatureUnsupported(InvalidInput):
-    """The chosen model does not support the requested feature."""
+    """The chosen model lacks the requested feature, or the requested options exclude each other."""
 
 
 class OverLimit(InvalidInput):

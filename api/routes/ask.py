@@ -38,7 +38,7 @@ from rag.answering import (
     Used,
 )
 from rag.dry_run import DryRunEstimate
-from rag.errors import InvalidInput
+from rag.errors import FeatureUnsupported
 from rag.generation import AnswerShape
 from rag.thinking import ThinkingRequest
 
@@ -59,7 +59,7 @@ async def ask(
         body.conversation_id, body.model, body.top_k, body.stream, shape=_shape(body)
     )
     if body.dry_run and body.agentic:
-        raise InvalidInput(
+        raise FeatureUnsupported(
             "dry_run cannot price an agentic ask: its cost depends on the searches Claude "
             "chooses to make; ask with one of them"
         )

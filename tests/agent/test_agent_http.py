@@ -191,8 +191,8 @@ def test_thinking_blocks_go_back_unmodified_between_iterations(
 @pytest.mark.parametrize(
     ("options", "status", "kind"),
     [
-        ({"format": "json"}, 400, "invalid_input"),
-        ({"dry_run": True}, 400, "invalid_input"),
+        ({"format": "json"}, 400, "feature_unsupported"),
+        ({"dry_run": True}, 400, "feature_unsupported"),
         ({"max_iterations": 11}, 422, "over_limit"),
         ({"max_iterations": 0}, 422, "invalid_input"),
     ],
