@@ -10,7 +10,14 @@ import pytest
 
 from api.app import create_app
 from api.serving import serve_in_thread
+from rag.embeddings import Embedder
 from rag.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The bundled embedding model, loaded once for the whole run (read-only by contract)."""
+    return Embedder().load()
 
 
 @pytest.fixture

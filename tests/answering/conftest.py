@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,8 +17,8 @@ from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
 from rag.embeddings import Embedder
 from rag.settings import Settings
-from rag.store import ChunkStore
 from rag.types import Chunk
+from tests.corpus import chunks_from_topics, index_chunks
 
 TOPICS = {
     "lighthouses": [
@@ -56,43 +55,13 @@ TOPICS = {
 
 
 def corpus_chunks() -> list[Chunk]:
-    chunks = []
-    for document, paragraphs in TOPICS.items():
-        document_id = hashlib.sha256(document.encode()).hexdigest()[:16]
-        offset = 0
-        for position, text in enumerate(paragraphs):
-            # Long enough that the documents layer passes every model's cache minimum.
-            body = " ".join([text] * 3)
-            chunks.append(
-                Chunk(
-                    chunk_id=f"{document_id}-{position}",
-                    document_id=document_id,
-                    source=f"{document}.md",
-                    title=document.title(),
-                    text=body,
-                    heading_path=(),
-                    position=position,
-                    char_start=offset,
-                    char_end=offset + len(body),
-                )
-            )
-            offset += len(body) + 1
-    return chunks
-
-
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return Embedder().load()
+    # Long enough that the documents layer passes every current model's cache minimum.
+    return chunks_from_topics(TOPICS, repeat=3)
 
 
 @pytest.fixture
 def corpus_home(tmp_path: Path, embedder: Embedder) -> Path:
-    home = tmp_path / "home"
-    store = ChunkStore.open(home)
-    chunks = corpus_chunks()
-    store.upsert(chunks, embedder.embed_texts([c.text for c in chunks]))
-    store.close()
-    return home
+    return index_chunks(tmp_path / "home", embedder, corpus_chunks())
 
 
 @dataclass

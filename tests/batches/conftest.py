@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -18,8 +17,8 @@ from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
 from rag.embeddings import Embedder
 from rag.settings import Settings
-from rag.store import ChunkStore
 from rag.types import Chunk
+from tests.corpus import chunks_from_topics, index_chunks
 
 MODELS = ["claude-sonnet-5-5", "claude-haiku-4-5"]
 
@@ -59,43 +58,13 @@ ALL_CHUNKS = 9
 
 
 def corpus_chunks() -> list[Chunk]:
-    chunks = []
-    for document, paragraphs in TOPICS.items():
-        document_id = hashlib.sha256(document.encode()).hexdigest()[:16]
-        offset = 0
-        for position, text in enumerate(paragraphs):
-            # Long enough that the shared documents layer passes even Haiku 4.5's 4,096 minimum.
-            body = " ".join([text] * 14)
-            chunks.append(
-                Chunk(
-                    chunk_id=f"{document_id}-{position}",
-                    document_id=document_id,
-                    source=f"{document}.md",
-                    title=document.title(),
-                    text=body,
-                    heading_path=(),
-                    position=position,
-                    char_start=offset,
-                    char_end=offset + len(body),
-                )
-            )
-            offset += len(body) + 1
-    return chunks
-
-
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return Embedder().load()
+    # Long enough that the shared documents layer passes even Haiku 4.5's 4,096 minimum.
+    return chunks_from_topics(TOPICS, repeat=14)
 
 
 @pytest.fixture
 def corpus_home(tmp_path: Path, embedder: Embedder) -> Path:
-    home = tmp_path / "home"
-    store = ChunkStore.open(home)
-    chunks = corpus_chunks()
-    store.upsert(chunks, embedder.embed_texts([c.text for c in chunks]))
-    store.close()
-    return home
+    return index_chunks(tmp_path / "home", embedder, corpus_chunks())
 
 
 @pytest.fixture

@@ -17,27 +17,17 @@ from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
 from rag.embeddings import Embedder
 from rag.settings import Settings
-from rag.store import ChunkStore
 from tests.answering.conftest import UpstreamMonitor, _monitored, corpus_chunks
+from tests.corpus import index_chunks
 
 CURRENT_MODEL = "claude-sonnet-5-5"
 LEGACY_MODEL = "claude-haiku-4-5"
 MODELS = (CURRENT_MODEL, LEGACY_MODEL)
 
 
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return Embedder().load()
-
-
 @pytest.fixture
 def corpus_home(tmp_path: Path, embedder: Embedder) -> Path:
-    home = tmp_path / "home"
-    store = ChunkStore.open(home)
-    chunks = corpus_chunks()
-    store.upsert(chunks, embedder.embed_texts([c.text for c in chunks]))
-    store.close()
-    return home
+    return index_chunks(tmp_path / "home", embedder, corpus_chunks())
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from tests.ledger.usage_fixtures import (  # noqa: F401 (fixtures)
     api_keys,
     client,
     corpus_home,
-    embedder,
     emulator_url,
     strata_settings,
     strata_url,

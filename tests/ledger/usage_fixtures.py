@@ -20,8 +20,8 @@ from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
 from rag.embeddings import Embedder
 from rag.settings import Settings
-from rag.store import ChunkStore
 from rag.types import Chunk
+from tests.corpus import index_chunks
 
 
 class EmulatorTap:
@@ -136,20 +136,10 @@ def sample_chunks() -> list[Chunk]:
     return chunks
 
 
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return Embedder().load()
-
-
 @pytest.fixture
 def corpus_home(tmp_path: Path, embedder: Embedder) -> Path:
     """A state directory whose store holds the sample chunks."""
-    home = tmp_path / "home"
-    store = ChunkStore.open(home)
-    chunks = sample_chunks()
-    store.upsert(chunks, embedder.embed_texts([c.text for c in chunks]))
-    store.close()
-    return home
+    return index_chunks(tmp_path / "home", embedder, sample_chunks())
 
 
 @pytest.fixture
