@@ -29,7 +29,17 @@ def serve_in_thread(
 ) -> Iterator[str]:
     """Serve app until the block ends; yields its base URL once it accepts connections."""
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", **uvicorn_options)
+    # No log_config or log_level: uvicorn would otherwise reconfigure the process's own
+    # "uvicorn" loggers, silencing the main server's start-up lines when this runs inside it.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=None,
+        access_log=False,
+        **uvicorn_options,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
