@@ -108,6 +108,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             settings.vision_model or settings.model,
             asyncio.get_running_loop(),
             settings.max_vision_pages,
+            tracing,
         )
         # Started after Claude and the ledger, so stopped before them: upload jobs use both.
         jobs = JobRunner(pipeline, settings.home, settings.max_unpacked_bytes)
@@ -141,7 +142,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         router = None
         if settings.routing:
-            router = Router(claude, ledger, model_info(settings.fast_model), settings.cache_policy)
+            router = Router(
+                claude, ledger, model_info(settings.fast_model), settings.cache_policy, tracing
+            )
         asker = Asker(answerer, settings.max_answer_tokens_limit, router)
         agent_tools = DocumentTools(
             retriever,

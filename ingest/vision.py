@@ -24,6 +24,7 @@ from PIL import Image
 from rag.errors import DocumentTooLarge, UnsupportedDocument, UpstreamError
 from rag.llm import CallMeter, Claude, ClaudeRequest
 from rag.models import model_info
+from rag.tracing import NO_TRACING, Tracing
 from rag.types import CallRecord, Feature
 
 MEDIA_TYPE_BY_FORMAT = {
@@ -137,8 +138,10 @@ class VisionTranscriber:
         model: str,
         loop: asyncio.AbstractEventLoop,
         max_pages: int,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self.claude = claude
+        self.tracing = tracing
         self.ledger = ledger
         self.model = model_info(model)
         self.loop = loop
@@ -193,17 +196,17 @@ class VisionTranscriber:
             failure = type(exc)(f"vision transcription of {name} failed: {exc}")
             raise failure from exc
         finally:
-            self.ledger.record(
-                CallRecord(
-                    feature=Feature.VISION,
-                    model=request.model,
-                    usage=meter.usage,
-                    started_at=started_at,
-                    latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
-                    time_to_first_token_ms=meter.time_to_first_token_ms,
-                    request_id=meter.request_id,
-                    cache_miss_reason=meter.cache_miss_reason,
-                    cache_missed_input_tokens=meter.cache_missed_input_tokens,
-                    error=str(failure) if failure is not None else None,
-                )
+            record = CallRecord(
+                feature=Feature.VISION,
+                model=request.model,
+                usage=meter.usage,
+                started_at=started_at,
+                latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
+                time_to_first_token_ms=meter.time_to_first_token_ms,
+                request_id=meter.request_id,
+                cache_miss_reason=meter.cache_miss_reason,
+                cache_missed_input_tokens=meter.cache_missed_input_tokens,
+                error=str(failure) if failure is not None else None,
             )
+            self.ledger.record(record)
+            self.tracing.record_call(record)

@@ -137,19 +137,19 @@ async def _count(
         failure = exc
         raise
     finally:
-        answerer.ledger.record(
-            CallRecord(
-                feature=Feature.COUNT,
-                model=request.model,
-                usage=Usage(),
-                started_at=started_at,
-                latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
-                request_id=meter.request_id,
-                conversation_id=conversation.conversation_id or None,
-                http_request_id=http_request_id,
-                error=str(failure) if failure is not None else None,
-            )
+        record = CallRecord(
+            feature=Feature.COUNT,
+            model=request.model,
+            usage=Usage(),
+            started_at=started_at,
+            latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
+            request_id=meter.request_id,
+            conversation_id=conversation.conversation_id or None,
+            http_request_id=http_request_id,
+            error=str(failure) if failure is not None else None,
         )
+        answerer.ledger.record(record)
+        answerer.tracing.record_call(record)
 
 
 def _layers(

@@ -39,6 +39,7 @@ from rag.models import ModelInfo
 from rag.prompt import estimate_tokens
 from rag.settings import CachePolicyName
 from rag.structured import parse_structured, structured_params
+from rag.tracing import NO_TRACING, Tracing
 from rag.types import CacheLayer, CallRecord, Feature
 
 log = logging.getLogger("strata.routing")
@@ -143,6 +144,7 @@ class Router:
     ledger: _Ledger
     fast: ModelInfo
     cache_policy: CachePolicyName = "adaptive"
+    tracing: Tracing = NO_TRACING
     _decisions: OrderedDict[str, bool] = field(default_factory=OrderedDict)
     _last_message_id: str | None = None
 
@@ -190,22 +192,22 @@ class Router:
             raise
         finally:
             self._last_message_id = meter.message_id or self._last_message_id
-            self.ledger.record(
-                CallRecord(
-                    feature=Feature.ROUTE,
-                    model=self.fast.model_id,
-                    usage=meter.usage,
-                    started_at=started_at,
-                    latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
-                    time_to_first_token_ms=meter.time_to_first_token_ms,
-                    request_id=meter.request_id,
-                    layer_prefix_tokens={CacheLayer.SYSTEM: prefix_tokens},
-                    cache_miss_reason=meter.cache_miss_reason,
-                    cache_missed_input_tokens=meter.cache_missed_input_tokens,
-                    http_request_id=http_request_id,
-                    error=str(failure) if failure is not None else None,
-                )
+            record = CallRecord(
+                feature=Feature.ROUTE,
+                model=self.fast.model_id,
+                usage=meter.usage,
+                started_at=started_at,
+                latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
+                time_to_first_token_ms=meter.time_to_first_token_ms,
+                request_id=meter.request_id,
+                layer_prefix_tokens={CacheLayer.SYSTEM: prefix_tokens},
+                cache_miss_reason=meter.cache_miss_reason,
+                cache_missed_input_tokens=meter.cache_missed_input_tokens,
+                http_request_id=http_request_id,
+                error=str(failure) if failure is not None else None,
             )
+            self.ledger.record(record)
+            self.tracing.record_call(record)
         return decision.trivial
 
     def _prompt(self, question: str, prefix_tokens: int) -> dict[str, object]:

@@ -48,6 +48,7 @@ class TraceSpan:
         self,
         attributes: Mapping[str, AttributeValue | None] | None = None,
         error: str | None = None,
+        end_time_ns: int | None = None,
     ) -> None:
         """Close the span with its last attributes, marked failed when error is given."""
         if self._span is None:
@@ -55,7 +56,7 @@ class TraceSpan:
         self.set(attributes or {})
         if error is not None:
             self._span.set_status(Status(StatusCode.ERROR, error))
-        self._span.end()
+        self._span.end(end_time=end_time_ns)
 
 
 _OFF = TraceSpan()
@@ -80,16 +81,30 @@ class Tracing:
         name: str,
         parent: TraceSpan | None = None,
         attributes: Mapping[str, AttributeValue | None] | None = None,
+        start_time_ns: int | None = None,
     ) -> TraceSpan:
-        """A span begun now, child of parent; the caller ends it."""
+        """A span begun now (or at start_time_ns), child of parent; the caller ends it."""
         if self._tracer is None:
             return _OFF
         context = None
         if parent is not None and parent._span is not None:
             context = trace.set_span_in_context(parent._span)
-        traced = TraceSpan(self._tracer.start_span(name, context=context))
+        traced = TraceSpan(self._tracer.start_span(name, context=context, start_time=start_time_ns))
         traced.set(attributes or {})
         return traced
+
+    def record_call(self, record: CallRecord, parent: TraceSpan | None = None) -> None:
+        """A `claude.messages` span for a call already made, timed from its ledger record.
+
+        For the calls made outside an ask (routing, counting, vision), which open no span
+        while they run: the record carries when the call started and how long it took.
+        """
+        if self._tracer is None:
+            return
+        start_ns = int(record.started_at.timestamp() * 1_000_000_000)
+        span = self.start("claude.messages", parent, start_time_ns=start_ns)
+        end_ns = start_ns + int(record.latency_ms * 1_000_000)
+        span.end(call_attributes(record), record.error, end_time_ns=end_ns)
 
     def span(
         self,

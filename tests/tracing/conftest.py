@@ -2,7 +2,6 @@
 
 from tests.batches.conftest import (  # noqa: F401
     corpus_home,
-    embedder,
     emulator_config,
     emulator_url,
     rejected_requests,

@@ -33,6 +33,7 @@ class ReceivedSpan:
     parent_span_id: bytes
     attributes: dict[str, Any]
     status_code: int
+    duration_ns: int = 0
 
 
 @dataclass
@@ -71,6 +72,7 @@ def _receiver_app(receiver: Receiver) -> Starlette:
                                 parent_span_id=span.parent_span_id,
                                 attributes={a.key: _value(a.value) for a in span.attributes},
                                 status_code=span.status.code,
+                                duration_ns=span.end_time_unix_nano - span.start_time_unix_nano,
                             )
                         )
         body = ExportTraceServiceResponse().SerializeToString()
@@ -171,3 +173,30 @@ def test_with_no_endpoint_tracing_is_off_and_creates_no_exporter():
     exporting = open_tracing("http://127.0.0.1:4318")
     assert exporting.enabled
     exporting.shutdown()
+
+
+def test_routing_and_dry_run_calls_export_claude_spans_timed_from_their_records(
+    settings_for: Callable[..., Settings], otlp_endpoint: str, receiver: Receiver
+):
+    settings = settings_for(otlp_endpoint=otlp_endpoint, routing=True)
+    with (
+        serve_in_thread(create_app(settings)) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        priced = http.post("/v1/ask", json={"question": QUESTIONS[0], "dry_run": True})
+        assert priced.status_code == 200, priced.text
+        answered = http.post("/v1/ask", json={"question": QUESTIONS[1], "stream": False})
+        assert answered.status_code == 200, answered.text
+
+    by_feature: dict[str, list[ReceivedSpan]] = {}
+    for span in receiver.named("claude.messages"):
+        by_feature.setdefault(span.attributes["strata.feature"], []).append(span)
+    assert {"route", "count", "ask"} <= set(by_feature)
+    (count,) = by_feature["count"]
+    assert count.attributes["strata.request_id"].startswith("req_")
+    for route in by_feature["route"]:
+        assert route.attributes["gen_ai.request.model"] == settings.fast_model
+        assert route.attributes["gen_ai.usage.input_tokens"] > 0
+        assert route.attributes["strata.request_id"].startswith("req_")
+        assert route.status_code != 2  # not STATUS_CODE_ERROR
+        assert route.duration_ns > 0
