@@ -52,8 +52,8 @@ fmt: install ## Format and autofix
 test: install system-deps lint ## Install everything, then run lint and every test suite
 	$(BIN)/pytest
 
-run: install ## Install, ingest data/ and serve on http://127.0.0.1:8000
-	$(BIN)/strata ingest data
+run: install ## Install, ingest the sample corpus and serve on http://127.0.0.1:8000
+	$(BIN)/strata ingest data/sample
 	$(BIN)/strata serve --host 127.0.0.1 --port 8000
 
 bench: install ## Benchmarks: ratios measured in one run, printed as JSON and a table
