@@ -200,9 +200,9 @@ class Answerer:
             return
 
         retrieved = await self.retriever.retrieve(question, top_k, trace)
-        chunks = reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
+        chunks, fresh = reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
         with self.tracing.span("strata.prompt", trace) as prompt_span:
-            prompt = self.layered_prompt(chunks, conversation, question, model)
+            prompt = self.layered_prompt(chunks, conversation, question, model, fresh=fresh)
             prompt_span.set(prompt_attributes(prompt))
         sources = tuple(source_of(c) for c in prompt.chunks)
         yield Retrieved(conversation.conversation_id, sources)
@@ -270,7 +270,7 @@ class Answerer:
         await self.conversations.append(
             conversation.conversation_id,
             Turn(question, answer),
-            prompt.chunks,
+            prompt.block_chunks,
             corpus_version,
             meter.message_id,
         )
@@ -298,6 +298,7 @@ class Answerer:
         observe: bool = True,
         system: str = SYSTEM_PROMPT,
         tools: Sequence[Block] = (),
+        fresh: Sequence[Chunk] = (),
     ) -> LayeredPrompt:
         """The prompt with the marks the cache policy chose for each of its layers.
 
@@ -310,7 +311,7 @@ class Answerer:
         if rates is not None and rates.input_per_mtok > 0:
             write = float(rates.cache_write_5m_per_mtok / rates.input_per_mtok)
             read = float(rates.cache_read_per_mtok / rates.input_per_mtok)
-        draft = build_prompt(chunks, conversation.turns, question, {}, system, tools)
+        draft = build_prompt(chunks, conversation.turns, question, {}, system, tools, fresh)
         reuse = {
             CacheLayer.SYSTEM: 1.0,
             CacheLayer.DOCUMENTS: self.documents_reuse.estimate(documents_key(chunks)),
@@ -326,7 +327,7 @@ class Answerer:
             self.documents_reuse.observe(documents_key(chunks))
         if observe:
             self.conversation_reuse.observe(conversation.conversation_id)
-        return build_prompt(chunks, conversation.turns, question, marks, system, tools)
+        return build_prompt(chunks, conversation.turns, question, marks, system, tools, fresh)
 
     async def _replay(
         self,
@@ -375,19 +376,18 @@ class Answerer:
 
 def reused_or_new(
     conversation: Conversation, corpus_version: str, retrieved: list[Chunk]
-) -> list[Chunk]:
-    """A follow-up keeps the previous documents block when retrieval found nothing new in it.
+) -> tuple[list[Chunk], list[Chunk]]:
+    """The documents block to send, and the retrieved chunks that it lacks.
 
-    Same block, same bytes: the documents layer is read from the cache instead of rewritten.
+    A follow-up on an unchanged corpus keeps the conversation's documents block, same bytes,
+    so the layer is read from the cache instead of rewritten; what retrieval found beyond it
+    goes with the new question. Earlier turns' extra chunks are not sent again.
     """
-    previous = {c.chunk_id for c in conversation.last_chunks}
-    if (
-        previous
-        and conversation.last_corpus_version == corpus_version
-        and {c.chunk_id for c in retrieved} <= previous
-    ):
-        return list(conversation.last_chunks)
-    return retrieved
+    if conversation.last_chunks and conversation.last_corpus_version == corpus_version:
+        kept = list(conversation.last_chunks)
+        in_block = {c.chunk_id for c in kept}
+        return kept, [c for c in retrieved if c.chunk_id not in in_block]
+    return retrieved, []
 
 
 def citation_of(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:

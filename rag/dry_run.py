@@ -88,8 +88,10 @@ async def price_ask(
         answer_cached = await answerer.answer_cache.get(key) is not None
 
     retrieved = await answerer.retriever.retrieve(question, top_k)
-    chunks = reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
-    prompt = answerer.layered_prompt(chunks, conversation, question, model, observe=False)
+    chunks, fresh = reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
+    prompt = answerer.layered_prompt(
+        chunks, conversation, question, model, observe=False, fresh=fresh
+    )
     request = ClaudeRequest(
         model=model,
         max_tokens=shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens),

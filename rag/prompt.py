@@ -52,6 +52,8 @@ class LayeredPrompt:
     messages: list[dict[str, Any]]
     # The chunks in search_result order: a citation's search_result_index points here.
     chunks: tuple[Chunk, ...]
+    # The chunks of the documents block (the rest of `chunks` came with the question).
+    block_chunks: tuple[Chunk, ...]
     # Estimated tokens from the start of the prompt through each non-empty layer.
     layer_prefix_tokens: dict[CacheLayer, int]
     # Estimated tokens of the whole prompt, question included.
@@ -70,7 +72,7 @@ class LayeredPrompt:
         if layer is CacheLayer.SYSTEM:
             prefix: Any = [self.tools, self.system]
         elif layer is CacheLayer.DOCUMENTS:
-            first = self.messages[0]["content"][: len(self.chunks)]
+            first = self.messages[0]["content"][: len(self.block_chunks)]
             prefix = [self.tools, self.system, first]
         else:
             prefix = [self.tools, self.system, self.messages[:-1]]
@@ -101,12 +103,17 @@ def build_prompt(
     marks: Mapping[CacheLayer, CacheMark],
     system: str = SYSTEM_PROMPT,
     tools: Sequence[Block] = (),
+    fresh: Sequence[Chunk | RetrievedChunk] = (),
 ) -> LayeredPrompt:
     """The layered request for question over chunks after history, with the given marks.
 
-    A mark on an empty layer is dropped: there is no block to carry it.
+    chunks form the documents block; fresh chunks (found for this question, missing from the
+    block) go uncached at the start of the question's turn, so a follow-up keeps the block's
+    bytes. A mark on an empty layer is dropped: there is no block to carry it.
     """
     ordered = order_chunks(chunks)
+    in_block = {chunk.chunk_id for chunk in ordered}
+    added = tuple(c for c in order_chunks(fresh) if c.chunk_id not in in_block)
     tool_blocks = [dict(tool) for tool in tools]
     system_blocks: list[Block] = [{"type": "text", "text": system}]
     documents = [search_result_block(chunk) for chunk in ordered]
@@ -128,6 +135,7 @@ def build_prompt(
         marked.append(CacheLayer.DOCUMENTS)
 
     messages = _messages(documents, turns[0], turns[1], question)
+    messages[-1]["content"][:0] = [search_result_block(chunk) for chunk in added]
     if history and CacheLayer.CONVERSATION in marks:
         last_answer = messages[-2]["content"]
         last_answer[-1] = _marked(last_answer[-1], marks[CacheLayer.CONVERSATION])
@@ -137,7 +145,8 @@ def build_prompt(
         system=system_blocks,
         tools=tool_blocks,
         messages=messages,
-        chunks=ordered,
+        chunks=ordered + added,
+        block_chunks=ordered,
         layer_prefix_tokens=prefix,
         prompt_tokens=_tokens(tool_blocks)
         + _tokens(system_blocks)

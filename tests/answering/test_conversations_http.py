@@ -62,3 +62,22 @@ def test_an_ingest_invalidates_the_answer_cache(client: httpx.Client):
     assert after["answer_cached"] is False
     assert after["usage"]["output_tokens"] > 0
     assert first["answer_cached"] is False
+
+
+def test_a_follow_up_on_other_chunks_still_reads_the_documents_block(client: httpx.Client):
+    first = ask_json(client, "What does a lighthouse keeper do?", top_k=3)
+    follow_up = ask_json(
+        client,
+        "How long does sourdough bulk fermentation take?",
+        top_k=3,
+        conversation_id=first["conversation_id"],
+    )
+    first_ids = {s["chunk_id"] for s in first["sources"]}
+    follow_up_ids = {s["chunk_id"] for s in follow_up["sources"]}
+    assert follow_up_ids > first_ids  # the kept block, plus what the new question found
+    assert first["usage"]["cache_creation_input_tokens"] > 0
+    assert (
+        follow_up["usage"]["cache_read_input_tokens"]
+        >= (first["usage"]["cache_creation_input_tokens"])
+    )
+    assert follow_up["usage"]["layer_hit"] in ("documents", "conversation")

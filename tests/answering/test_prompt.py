@@ -115,3 +115,18 @@ def test_layer_prefix_tokens_grow_layer_by_layer():
     assert 0 < sizes[CacheLayer.SYSTEM] < sizes[CacheLayer.DOCUMENTS]
     assert sizes[CacheLayer.DOCUMENTS] < sizes[CacheLayer.CONVERSATION]
     assert CacheLayer.CONVERSATION not in build_prompt(CHUNKS, [], "q", {}).layer_prefix_tokens
+
+
+def test_a_follow_up_keeps_the_documents_block_and_sends_new_chunks_with_its_question():
+    block, extra = CHUNKS[:4], [_chunk("delta", 1), CHUNKS[0]]
+    before = build_prompt(block, HISTORY[:1], "And beta?", ALL_MARKS)
+    after = build_prompt(block, HISTORY[:1], "And delta?", ALL_MARKS, fresh=extra)
+    for layer in (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION):
+        assert after.layer_bytes(layer) == before.layer_bytes(layer)
+    last_turn = after.messages[-1]["content"]
+    # Only what the block lacks is added, uncached, ahead of the question.
+    assert [b["type"] for b in last_turn] == ["search_result", "text"]
+    assert "cache_control" not in last_turn[0]
+    assert last_turn[0]["source"] == "delta.md"
+    # Citations index search_result blocks in request order: the block's, then the new ones.
+    assert after.chunks == (*after.block_chunks, _chunk("delta", 1))
