@@ -36,3 +36,16 @@ def app_url(settings: Settings) -> Iterator[str]:
 def http(app_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=app_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def strata_url(strata_settings: Settings) -> Iterator[str]:
+    """Strata served on a free loopback port with the suite's own strata_settings."""
+    with serve_in_thread(create_app(strata_settings)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(strata_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=strata_url, timeout=60) as http:
+        yield http

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.answering.test_cli import _strata
+from tests.processes import run_strata
 
 
 def test_strata_ask_agentic_shows_the_tool_calls_then_the_cited_answer(
     corpus_home: Path, emulator_url: str
 ):
-    result = _strata(
+    result = run_strata(
         "ask", "What did lighthouse keepers do?", "--agentic",
         home=corpus_home, emulator_url=emulator_url,
     )  # fmt: skip
@@ -24,7 +24,7 @@ def test_strata_ask_agentic_shows_the_tool_calls_then_the_cited_answer(
 
 
 def test_strata_ask_agentic_reports_the_iteration_cap(corpus_home: Path, emulator_url: str):
-    result = _strata(
+    result = run_strata(
         "ask", "Use search_documents, then get_document, for the lighthouse keepers.",
         "--agentic", "--max-iterations", "1",
         home=corpus_home, emulator_url=emulator_url,

@@ -1,24 +1,12 @@
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-
-def _strata(*args: str, home: Path, emulator_url: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key != "ANTHROPIC_API_KEY" and not key.startswith("STRATA_")
-    }
-    env |= {"STRATA_HOME": str(home), "STRATA_ANTHROPIC_BASE_URL": emulator_url}
-    command = [sys.executable, "-c", "from api.cli import main; main()", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+from tests.processes import run_strata
 
 
 def test_strata_ask_prints_the_answer_its_sources_and_one_usage_line(
     corpus_home: Path, emulator_url: str
 ):
-    result = _strata(
+    result = run_strata(
         "ask",
         "How does a Fresnel lens help a lighthouse?",
         "--no-stream",
@@ -37,7 +25,7 @@ def test_strata_ask_prints_the_answer_its_sources_and_one_usage_line(
         line.split()[1] for line in out.splitlines() if line.startswith("Conversation:")
     )
 
-    follow_up = _strata(
+    follow_up = run_strata(
         "ask",
         "And who kept the lights?",
         "--conversation",
@@ -50,7 +38,7 @@ def test_strata_ask_prints_the_answer_its_sources_and_one_usage_line(
 
 
 def test_strata_search_lists_chunks_best_first(corpus_home: Path, emulator_url: str):
-    result = _strata(
+    result = run_strata(
         "search", "waggle dance", "--top-k", "2", home=corpus_home, emulator_url=emulator_url
     )
     assert result.returncode == 0, result.stderr

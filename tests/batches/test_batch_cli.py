@@ -1,20 +1,7 @@
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.batches.conftest import QUESTIONS
-
-
-def _strata(*args: str, home: Path, emulator_url: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key != "ANTHROPIC_API_KEY" and not key.startswith("STRATA_")
-    }
-    env |= {"STRATA_HOME": str(home), "STRATA_ANTHROPIC_BASE_URL": emulator_url}
-    command = [sys.executable, "-c", "from api.cli import main; main()", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+from tests.processes import run_strata
 
 
 def test_strata_batch_answers_a_file_of_questions_with_sources_and_batch_prices(
@@ -23,7 +10,7 @@ def test_strata_batch_answers_a_file_of_questions_with_sources_and_batch_prices(
     questions = tmp_path / "questions.txt"
     questions.write_text("\n".join(QUESTIONS) + "\n\n")
 
-    result = _strata(
+    result = run_strata(
         "batch",
         str(questions),
         "--model",

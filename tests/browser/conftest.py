@@ -10,11 +10,9 @@ from playwright.sync_api import Browser, sync_playwright
 
 from tests.ledger.usage_fixtures import (  # noqa: F401 (fixtures)
     api_keys,
-    client,
     corpus_home,
     emulator_url,
     strata_settings,
-    strata_url,
     tap,
 )
 

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from api.app import create_app
 from api.emulator import EmulatorConfig
 from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
@@ -78,15 +77,6 @@ def strata_settings(corpus_home: Path, emulator_url: str, overrides: dict[str, A
     return Settings(  # type: ignore[call-arg]
         home=corpus_home, anthropic_base_url=emulator_url, _env_file=None, **overrides
     )
-
-
-@pytest.fixture
-def client(strata_settings: Settings) -> Iterator[httpx.Client]:
-    with (
-        serve_in_thread(create_app(strata_settings)) as url,
-        httpx.Client(base_url=url, timeout=60) as http,
-    ):
-        yield http
 
 
 def sent_bodies(monitor: UpstreamMonitor) -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ import pytest
 
 from rag.structured import StructuredAnswer
 from tests.answering.conftest import UpstreamMonitor
-from tests.answering.test_cli import _strata
 from tests.features.conftest import CURRENT_MODEL, LEGACY_MODEL
+from tests.processes import run_strata
 
 QUESTION = "How do bees keep the colony warm in winter?"
 
@@ -22,7 +22,7 @@ QUESTION = "How do bees keep the colony warm in winter?"
 def test_strata_ask_prints_a_json_answer_with_thinking_on_stderr(
     corpus_home: Path, emulator_url: str, model: str, thinking: list[str]
 ):
-    result = _strata(
+    result = run_strata(
         "ask",
         QUESTION,
         "--no-stream",
@@ -45,7 +45,7 @@ def test_strata_ask_prints_a_json_answer_with_thinking_on_stderr(
 def test_strata_ask_dry_run_prices_without_answering(
     corpus_home: Path, emulator_url: str, monitor: UpstreamMonitor
 ):
-    result = _strata(
+    result = run_strata(
         "ask",
         QUESTION,
         "--dry-run",
@@ -62,7 +62,7 @@ def test_strata_ask_dry_run_prices_without_answering(
 
 
 def test_strata_ask_refuses_what_the_model_does_not_take(corpus_home: Path, emulator_url: str):
-    result = _strata(
+    result = run_strata(
         "ask",
         QUESTION,
         "--model",

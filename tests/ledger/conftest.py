@@ -17,11 +17,9 @@ from api.serving import free_port
 from rag.ledger import Ledger, database_url
 from tests.ledger.usage_fixtures import (  # noqa: F401 (fixtures)
     api_keys,
-    client,
     corpus_home,
     emulator_url,
     strata_settings,
-    strata_url,
     tap,
 )
 

@@ -11,10 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from api.app import create_app
 from api.emulator import EmulatorConfig
 from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
@@ -168,15 +166,3 @@ def strata_settings(corpus_home: Path, emulator_url: str, api_keys: str) -> Sett
         api_keys=api_keys,
         _env_file=None,
     )
-
-
-@pytest.fixture
-def strata_url(strata_settings: Settings) -> Iterator[str]:
-    with serve_in_thread(create_app(strata_settings)) as url:
-        yield url
-
-
-@pytest.fixture
-def client(strata_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=strata_url, timeout=60) as http:
-        yield http

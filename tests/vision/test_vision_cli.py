@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from rag.documents import DocumentRegistry
 from rag.ledger import Ledger, database_url
 from rag.store import ChunkStore
+from tests.processes import run_strata
 from tests.vision.conftest import image_bytes, scanned_pdf_bytes
-
-
-def _strata(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key != "ANTHROPIC_API_KEY" and not key.startswith("STRATA_")
-    }
-    env |= {"STRATA_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    command = [sys.executable, "-c", "from api.cli import main; main()", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_strata_ingest_transcribes_images_and_scanned_pages_once(tmp_path: Path) -> None:
@@ -32,8 +19,8 @@ def test_strata_ingest_transcribes_images_and_scanned_pages_once(tmp_path: Path)
     (folder / "notes.md").write_text("# Notes\n\nThe heronry is on the island.\n")
     home = tmp_path / "home"
 
-    first = _strata("ingest", str(folder), home=home)
-    again = _strata("ingest", str(folder), home=home)
+    first = run_strata("ingest", str(folder), home=home)
+    again = run_strata("ingest", str(folder), home=home)
 
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[-1].startswith("3 added, 0 updated, 0 unchanged, 0 failed")
