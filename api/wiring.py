@@ -21,16 +21,17 @@ from rag.answering import Answerer
 from rag.asker import Asker
 from rag.batch_store import BatchStore
 from rag.batches import Batches
-from rag.conversations import ConversationStore
 from rag.documents import DocumentRegistry
 from rag.embeddings import Embedder
-from rag.ledger import Ledger, database_url
+from rag.ledger import Ledger
 from rag.llm import Claude
 from rag.models import model_info
 from rag.pricing import PriceTable
 from rag.retrieval import Retriever
 from rag.routing import Router
 from rag.settings import Settings
+from rag.storage import Database, database_url
+from rag.storage.conversations import ConversationStore
 from rag.store import ChunkStore
 from rag.tracing import open_tracing
 
@@ -75,6 +76,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # Loaded before serving, so /readyz turns true only once the model can embed.
         embedder = Embedder(settings.embedding_model_path, settings.embedding_batch_size)
         await asyncio.to_thread(embedder.load)
+        database = await asyncio.to_thread(
+            Database.open, database_url(settings.home, settings.database_url)
+        )
+        stack.callback(database.close)
         store = ChunkStore.open(settings.home, settings.chroma_url)
         stack.callback(store.close)
         registry = DocumentRegistry.open(settings.home)
@@ -91,9 +96,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await asyncio.to_thread(pipeline.recover)
         # One table for the ledger and the answers, so both price a call the same way.
         prices = PriceTable.configured(settings.price_overrides)
-        ledger = await asyncio.to_thread(
-            Ledger.open, database_url(settings.home, settings.database_url), prices
-        )
+        ledger = Ledger(database, prices)
         # Closing flushes: calls recorded as the process stops are still written.
         stack.push_async_callback(asyncio.to_thread, ledger.close)
         # Off (a no-op) unless STRATA_OTLP_ENDPOINT is set; shut down last, so it exports all.
@@ -122,8 +125,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             context_token_budget=settings.context_token_budget,
             tracing=tracing,
         )
-        conversations = ConversationStore.open(settings.home)
-        stack.callback(conversations.close)
+        conversations = ConversationStore(database)
         answer_cache = AnswerCache.open(settings.home)
         stack.callback(answer_cache.close)
         answerer = Answerer(

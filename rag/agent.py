@@ -44,11 +44,11 @@ from rag.answering import (
 )
 from rag.asker import Asker
 from rag.cache_policy import LayerStats, ReuseTracker, decide
-from rag.conversations import Conversation
 from rag.errors import FeatureUnsupported, OverLimit, UpstreamError
 from rag.llm import CallMeter, CitationDelta, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import ModelInfo
 from rag.prompt import Block, LayeredPrompt, estimate_tokens
+from rag.storage.conversations import Conversation
 from rag.tracing import TraceSpan, call_attributes, prompt_attributes
 from rag.types import CacheLayer, Chunk, Citation, Feature, Source, Turn, Usage
 

@@ -20,7 +20,6 @@ from typing import Protocol
 
 from rag.answer_cache import AnswerCache, StoredAnswer, answer_key
 from rag.cache_policy import CacheMark, LayerStats, ReuseTracker, decide
-from rag.conversations import Conversation, ConversationStore
 from rag.errors import InvalidInput, UpstreamError
 from rag.generation import AnswerShape, tool_answer_text
 from rag.llm import CallMeter, CitationDelta, Claude, ClaudeRequest, ThinkingDelta, ToolInput
@@ -36,6 +35,7 @@ from rag.prompt import (
 )
 from rag.retrieval import Retriever
 from rag.settings import CachePolicyName
+from rag.storage.conversations import Conversation, ConversationStore
 from rag.structured import StructuredAnswer
 from rag.tracing import NO_TRACING, TraceSpan, Tracing, call_attributes, prompt_attributes
 from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature, Source, Turn, Usage

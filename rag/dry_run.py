@@ -21,11 +21,11 @@ from decimal import Decimal
 
 from rag.answer_cache import answer_key
 from rag.answering import Answerer, AskOptions, reused_or_new
-from rag.conversations import Conversation
 from rag.errors import UpstreamError
 from rag.llm import CallMeter, ClaudeRequest
 from rag.models import ModelInfo
 from rag.prompt import PROMPT_VERSION, LayeredPrompt, documents_key, estimate_tokens
+from rag.storage.conversations import Conversation
 from rag.types import CacheLayer, CallRecord, Feature, Usage
 
 ASSUMPTION = (

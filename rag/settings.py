@@ -157,7 +157,9 @@ class Settings(BaseSettings):
         None, description="Chroma server URL (`chroma run`); unset: a local store under home."
     )
     database_url: str | None = Field(
-        None, description="PostgreSQL URL for the ledger; unset: SQLite under home."
+        None,
+        description="PostgreSQL URL for all state but vectors (ledger, conversations, answers, "
+        "documents, jobs, batches); unset: SQLite under home.",
     )
     embedding_model_path: Path | None = Field(
         None, description="Sentence-transformers model folder; unset: the bundled all-MiniLM-L6-v2."

@@ -1,8 +1,8 @@
 """The usage ledger: one row per Claude call, priced, with what caching saved.
 
-The only package that talks to the database (SQLAlchemy): SQLite in WAL mode under the state
-directory by default, PostgreSQL when given its URL. Alembic migrations (rag/migrations/) run
-when the ledger opens. record() never waits for the database: rows go to a background writer,
+Its table lives in the database every store shares (rag/storage/): SQLite under the state
+directory by default, PostgreSQL when given its URL. record() never waits for the database:
+rows go to a background writer,
 and flush() or close() waits until they are written, so a stream cut short still gets its row.
 Every report flushes first, so it includes every call recorded before it was asked for.
 """
@@ -12,13 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, func, select
 
 from rag.errors import InvalidInput
 from rag.ledger import queries
@@ -36,6 +32,7 @@ from rag.ledger.rows import build_row, epoch_ms
 from rag.ledger.tables import calls
 from rag.ledger.writer import RowWriter
 from rag.pricing import PriceTable, default_price_table
+from rag.storage import Database, database_url
 from rag.types import CallRecord
 
 __all__ = [
@@ -52,39 +49,27 @@ __all__ = [
     "database_url",
 ]
 
-_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-# Any constant will do: replicas that start together take turns migrating PostgreSQL.
-_MIGRATION_LOCK_ID = 0x5354524154
 _FLUSH_SECONDS = 30.0
 GROUP_NAMES = tuple(queries.GROUPS)
-
-
-def database_url(home: Path, url: str | None) -> str:
-    """The SQLAlchemy URL: a PostgreSQL URL (given the psycopg driver) or SQLite under home."""
-    if url is None:
-        return f"sqlite:///{(home / 'ledger.sqlite3').resolve()}"
-    parsed = make_url(url)
-    if parsed.drivername in ("postgres", "postgresql"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
 
 
 class Ledger:
     """Records calls in the background and answers the savings queries."""
 
-    def __init__(self, engine: Engine, prices: PriceTable | None = None) -> None:
-        """Use an engine whose database is migrated; Ledger.open() does both."""
-        self._engine = engine
+    def __init__(self, database: Database, prices: PriceTable | None = None) -> None:
+        """Record into an open database (which the caller closes after the ledger)."""
+        self._engine = database.engine
         self._prices = prices or default_price_table()
-        self._writer = RowWriter(engine)
+        self._writer = RowWriter(database.writer)
+        self._owned: Database | None = None
 
     @classmethod
     def open(cls, url: str, prices: PriceTable | None = None) -> Ledger:
-        """Connect to url, bring its schema up to date and start the writer."""
-        engine = _engine(url)
-        with engine.begin() as connection:
-            _migrate(connection)
-        return cls(engine, prices)
+        """Open the database at url on its own, for a command that needs only the ledger."""
+        database = Database.open(url)
+        ledger = cls(database, prices)
+        ledger._owned = database
+        return ledger
 
     @property
     def healthy(self) -> bool:
@@ -104,7 +89,8 @@ class Ledger:
         try:
             self._writer.close(timeout_seconds)
         finally:
-            self._engine.dispose()
+            if self._owned is not None:
+                self._owned.close()
 
     def summary(
         self,
@@ -229,28 +215,3 @@ def _bucket_for(connection: Connection, since: datetime | None, until: datetime 
     if span_s <= 4 * 86_400:
         return 3600
     return 86_400
-
-
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _wal(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        # WAL: readers never wait for the writer. NORMAL sync is durable across app crashes.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    return engine
-
-
-def _migrate(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")

@@ -1,19 +1,12 @@
-"""The ledger's fixtures: a throwaway PostgreSQL cluster, and a ledger on each database."""
+"""The ledger's fixtures: a ledger on each database."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from api.serving import free_port
 from rag.ledger import Ledger, database_url
 from tests.ledger.usage_fixtures import (  # noqa: F401 (fixtures)
     api_keys,
@@ -22,67 +15,8 @@ from tests.ledger.usage_fixtures import (  # noqa: F401 (fixtures)
     strata_settings,
     tap,
 )
-
-
-def _postgres_bin() -> Path:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not candidates:
-        pytest.fail("PostgreSQL is not installed: run `make system-deps`")
-    return candidates[-1].parent
-
-
-def _as_cluster_owner(args: list[str]) -> list[str]:
-    # initdb and postgres refuse to run as root; run them as an unprivileged user.
-    return ["runuser", "-u", "nobody", "--", *args] if os.geteuid() == 0 else args
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A PostgreSQL cluster on 127.0.0.1 in a temporary directory; yields its base URL."""
-    bin_dir = _postgres_bin()
-    # Not under pytest's tmp dir: that is private to root, and the cluster runs as nobody.
-    root = Path(tempfile.mkdtemp(prefix="strata-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "nobody")
-    data, port = root / "data", free_port()
-    subprocess.run(
-        _as_cluster_owner(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", "strata", "--auth=trust", "--no-sync"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    pg_ctl = str(bin_dir / "pg_ctl")
-    options = f"-h 127.0.0.1 -p {port} -k {root} -F"
-    log = str(root / "log")
-    subprocess.run(
-        _as_cluster_owner([pg_ctl, "-D", str(data), "-l", log, "-w", "-o", options, "start"]),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://strata@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            _as_cluster_owner([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
-            check=True,
-            capture_output=True,
-        )
-        shutil.rmtree(root)
-
-
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty database on the test cluster."""
-    name = "ledger_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield f"{postgres_server}/{name}"
-    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+from tests.postgres import postgres_server, postgres_url  # noqa: F401 (fixtures)
+from tests.postgres import postgres_server, postgres_url  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

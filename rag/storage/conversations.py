@@ -1,0 +1,137 @@
+"""Conversations by id, in the shared database.
+
+Each turn keeps its question, answer, the chunks it was answered over and the id of Claude's
+response, so a follow-up (on this replica or another) can resend the same documents block (a
+cache read) and name the previous response for cache diagnostics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select
+
+from rag.errors import NotFound
+from rag.storage.database import Database
+from rag.storage.tables import conversation_turns, conversations
+from rag.types import Chunk, Turn
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A conversation's turns so far and what its last turn was answered over."""
+
+    conversation_id: str
+    turns: tuple[Turn, ...] = ()
+    last_chunks: tuple[Chunk, ...] = ()
+    last_corpus_version: str | None = None
+    last_message_id: str | None = None
+
+
+class ConversationStore:
+    """Conversations in the database; every call runs off the event loop."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def start(self) -> Conversation:
+        """A new, empty conversation."""
+        conversation_id = "conv_" + uuid.uuid4().hex
+        await asyncio.to_thread(self._start, conversation_id)
+        return Conversation(conversation_id)
+
+    async def load(self, conversation_id: str) -> Conversation:
+        """The conversation with its turns; NotFound if there is none by that id."""
+        return await asyncio.to_thread(self._load, conversation_id)
+
+    async def append(
+        self,
+        conversation_id: str,
+        turn: Turn,
+        chunks: tuple[Chunk, ...],
+        corpus_version: str,
+        message_id: str | None,
+    ) -> None:
+        """Add a finished turn to the conversation."""
+        await asyncio.to_thread(
+            self._append, conversation_id, turn, chunks, corpus_version, message_id
+        )
+
+    def _start(self, conversation_id: str) -> None:
+        with self._database.writing() as connection:
+            connection.execute(insert(conversations).values(id=conversation_id, created_at=_now()))
+
+    def _load(self, conversation_id: str) -> Conversation:
+        turns = conversation_turns.c
+        with self._database.reading() as connection:
+            found = connection.execute(
+                select(conversations.c.id).where(conversations.c.id == conversation_id)
+            ).first()
+            rows = connection.execute(
+                select(
+                    turns.question,
+                    turns.answer,
+                    turns.chunks,
+                    turns.corpus_version,
+                    turns.message_id,
+                )
+                .where(turns.conversation_id == conversation_id)
+                .order_by(turns.number)
+            ).all()
+        if found is None:
+            raise NotFound(f"no conversation {conversation_id!r}")
+        if not rows:
+            return Conversation(conversation_id)
+        last = rows[-1]
+        return Conversation(
+            conversation_id=conversation_id,
+            turns=tuple(Turn(row.question, row.answer) for row in rows),
+            last_chunks=tuple(_chunk(c) for c in json.loads(last.chunks)),
+            last_corpus_version=last.corpus_version,
+            last_message_id=last.message_id,
+        )
+
+    def _append(
+        self,
+        conversation_id: str,
+        turn: Turn,
+        chunks: tuple[Chunk, ...],
+        corpus_version: str,
+        message_id: str | None,
+    ) -> None:
+        turns = conversation_turns.c
+        with self._database.writing() as connection:
+            # The conversation's row lock orders two replicas appending at once.
+            connection.execute(
+                select(conversations.c.id)
+                .where(conversations.c.id == conversation_id)
+                .with_for_update()
+            )
+            count = connection.execute(
+                select(func.count()).where(turns.conversation_id == conversation_id)
+            ).scalar_one()
+            connection.execute(
+                insert(conversation_turns).values(
+                    conversation_id=conversation_id,
+                    number=count,
+                    question=turn.question,
+                    answer=turn.answer,
+                    chunks=json.dumps([asdict(c) for c in chunks]),
+                    corpus_version=corpus_version,
+                    message_id=message_id,
+                    created_at=_now(),
+                )
+            )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _chunk(data: dict[str, object]) -> Chunk:
+    data["heading_path"] = tuple(data["heading_path"])  # type: ignore[arg-type]
+    return Chunk(**data)  # type: ignore[arg-type]

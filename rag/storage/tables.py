@@ -1,0 +1,41 @@
+"""The stores' tables, as SQLAlchemy sees them. Migrations under rag/migrations/ create them.
+
+Times are UTC. JSON travels as text, so both databases store it the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(), nullable=False),
+)
+
+# One row per finished turn, numbered from 0; the chunks it was answered over are kept so a
+# follow-up resends the same documents block, whichever replica answers it.
+conversation_turns = Table(
+    "conversation_turns",
+    metadata,
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), primary_key=True),
+    Column("number", Integer(), primary_key=True),
+    Column("question", Text(), nullable=False),
+    Column("answer", Text(), nullable=False),
+    Column("chunks", Text(), nullable=False),
+    Column("corpus_version", String(64), nullable=False),
+    Column("message_id", String(128)),
+    Column("created_at", DateTime(), nullable=False),
+)
