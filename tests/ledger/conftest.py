@@ -16,7 +16,6 @@ from tests.ledger.usage_fixtures import (  # noqa: F401 (fixtures)
     tap,
 )
 from tests.postgres import postgres_server, postgres_url  # noqa: F401 (fixtures)
-from tests.postgres import postgres_server, postgres_url  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
