@@ -26,17 +26,27 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP) ## Create .venv and install Strata with its test tools
 
 DEBIAN_PACKAGES := chromium postgresql
+# The public FAQs the retrieval benchmark is labelled from (tests/benchmarks/faq_sets.py).
+BENCH_PACKAGES := debian-faq perl-doc
 
-system-deps: ## Install the Debian packages the test suites drive (Chromium, PostgreSQL), or name them
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+# Install the Debian packages named in $(1) that are missing, or name them when not root.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then \
-			echo "make test needs these Debian packages: $$missing"; \
+			echo "this target needs these Debian packages: $$missing"; \
 			echo "install them with: sudo apt-get update && sudo apt-get install -y $$missing"; \
 			exit 1; \
 		fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+system-deps: ## Install the Debian packages the test suites drive (Chromium, PostgreSQL), or name them
+	$(call apt_install,$(DEBIAN_PACKAGES))
+
+bench-deps: ## Install the Debian packages the benchmarks read their public FAQs from
+	$(call apt_install,$(BENCH_PACKAGES))
 
 lint: install ## ruff, mypy and the import contracts
 	$(BIN)/ruff check rag ingest api tests
@@ -56,7 +66,7 @@ run: install ## Install, ingest the sample corpus and serve on http://127.0.0.1:
 	$(BIN)/strata ingest data/sample
 	$(BIN)/strata serve --host 127.0.0.1 --port 8000
 
-bench: install ## Benchmarks: ratios measured in one run, printed as JSON and a table
+bench: install bench-deps ## Benchmarks: ratios measured in one run, printed as JSON and a table
 	$(BIN)/python -m tests.benchmarks
 
-.PHONY: help install system-deps lint fmt test run bench
+.PHONY: help install system-deps bench-deps lint fmt test run bench
