@@ -16,7 +16,6 @@ from ingest.pipeline import IngestPipeline
 from ingest.vision import VisionTranscriber
 from rag.agent import Agent
 from rag.agent_tools import DocumentTools
-from rag.answer_cache import AnswerCache
 from rag.answering import Answerer
 from rag.asker import Asker
 from rag.batch_store import BatchStore
@@ -31,6 +30,7 @@ from rag.retrieval import Retriever
 from rag.routing import Router
 from rag.settings import Settings
 from rag.storage import Database, database_url
+from rag.storage.answers import AnswerCache
 from rag.storage.conversations import ConversationStore
 from rag.store import ChunkStore
 from rag.tracing import open_tracing
@@ -126,8 +126,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             tracing=tracing,
         )
         conversations = ConversationStore(database)
-        answer_cache = AnswerCache.open(settings.home)
-        stack.callback(answer_cache.close)
+        answer_cache = AnswerCache(database)
         answerer = Answerer(
             retriever=retriever,
             claude=claude,

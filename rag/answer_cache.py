@@ -2,36 +2,19 @@
 
 The key is the normalised question with everything that could change the answer: the corpus
 version (any ingest or delete moves it), the prompt version, the model and the options.
-Stored durably in SQLite under the state directory.
+Stored in the shared database by rag/storage/answers.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
-import sqlite3
-import threading
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass
 
 from rag.types import Citation, Source, Usage
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    key TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    text TEXT NOT NULL,
-    sources TEXT NOT NULL,
-    citations TEXT NOT NULL,
-    usage TEXT NOT NULL,
-    created_at TEXT NOT NULL
-)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,60 +46,3 @@ def answer_key(
         sort_keys=True,
     )
     return hashlib.sha256(material.encode()).hexdigest()
-
-
-class AnswerCache:
-    """Answers by key in SQLite; every call runs off the event loop."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._lock = threading.Lock()
-
-    @classmethod
-    def open(cls, home: Path) -> AnswerCache:
-        """The answer cache under the state directory."""
-        return cls(home / "answers.sqlite3")
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
-
-    async def get(self, key: str) -> StoredAnswer | None:
-        """The stored answer for key, if any."""
-        return await asyncio.to_thread(self._get, key)
-
-    async def put(self, key: str, model: str, answer: StoredAnswer) -> None:
-        """Store answer under key (replacing any older one)."""
-        await asyncio.to_thread(self._put, key, model, answer)
-
-    def _get(self, key: str) -> StoredAnswer | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT text, sources, citations, usage FROM answers WHERE key = ?", (key,)
-            ).fetchone()
-        if row is None:
-            return None
-        text, sources, citations, usage = row
-        return StoredAnswer(
-            text=text,
-            sources=tuple(Source(**s) for s in json.loads(sources)),
-            citations=tuple(Citation(**c) for c in json.loads(citations)),
-            usage=Usage(**json.loads(usage)),
-        )
-
-    def _put(self, key: str, model: str, answer: StoredAnswer) -> None:
-        row = (
-            key,
-            model,
-            answer.text,
-            json.dumps([asdict(s) for s in answer.sources]),
-            json.dumps([asdict(c) for c in answer.citations]),
-            json.dumps(asdict(answer.usage)),
-            datetime.now(UTC).isoformat(),
-        )
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)", row)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from rag.answer_cache import AnswerCache, StoredAnswer, answer_key
+from rag.answer_cache import StoredAnswer, answer_key
 from rag.cache_policy import CacheMark, LayerStats, ReuseTracker, decide
 from rag.errors import InvalidInput, UpstreamError
 from rag.generation import AnswerShape, tool_answer_text
@@ -35,6 +35,7 @@ from rag.prompt import (
 )
 from rag.retrieval import Retriever
 from rag.settings import CachePolicyName
+from rag.storage.answers import AnswerCache
 from rag.storage.conversations import Conversation, ConversationStore
 from rag.structured import StructuredAnswer
 from rag.tracing import NO_TRACING, TraceSpan, Tracing, call_attributes, prompt_attributes
@@ -182,7 +183,9 @@ class Answerer:
         use_answer_cache = (
             self.cache_policy != "off" and not conversation.turns and shape.answer_cacheable
         )
-        stored = await self.answer_cache.get(key) if use_answer_cache else None
+        # On a miss this request holds the key's claim: the same question elsewhere waits for
+        # this answer instead of paying for its own (rag/storage/answers.py).
+        stored = await self.answer_cache.get_or_claim(key) if use_answer_cache else None
         if stored is not None:
             async for event in self._replay(stored, conversation, model, feature, http_request_id):
                 yield (
@@ -199,90 +202,97 @@ class Answerer:
             )
             return
 
-        retrieved = await self.retriever.retrieve(question, top_k, trace)
-        chunks, fresh = reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
-        with self.tracing.span("strata.prompt", trace) as prompt_span:
-            prompt = self.layered_prompt(chunks, conversation, question, model, fresh=fresh)
-            prompt_span.set(prompt_attributes(prompt))
-        sources = tuple(source_of(c) for c in prompt.chunks)
-        yield Retrieved(conversation.conversation_id, sources)
-
-        info = model_info(model)
-        request = ClaudeRequest(
-            model=model,
-            max_tokens=shape.max_tokens(self.max_answer_tokens, info.max_output_tokens),
-            prompt=shape.request_params(prompt.request_params(), info),
-            previous_message_id=conversation.last_message_id,
-        )
-        meter = CallMeter()
-        started_at = datetime.now(UTC)
-        text: list[str] = []
-        citations: list[Citation] = []
-        failure: UpstreamError | None = None
-        call_span = self.tracing.start(
-            "claude.messages", trace, {"gen_ai.request.model": model, "strata.feature": feature}
-        )
         try:
-            async with aclosing(self.claude.stream(request, meter)) as events:
-                async for piece in events:
-                    if isinstance(piece, CitationDelta):
-                        citation = citation_of(piece, prompt.chunks)
-                        if citation not in citations:
-                            citations.append(citation)
-                    elif isinstance(piece, ThinkingDelta):
-                        yield Thinking(piece.text)
-                    elif isinstance(piece, ToolInput):
-                        text.append(tool_answer_text(piece.input))
-                        yield Delta(text[-1])
-                    else:
-                        text.append(piece.text)
-                        yield Delta(piece.text)
-        except UpstreamError as exc:
-            failure = exc
-        finally:
-            record = call_record(feature, model, meter, started_at, prompt, failure)
-            self.ledger.record(
-                replace(
-                    record,
-                    conversation_id=conversation.conversation_id,
-                    http_request_id=http_request_id,
-                    routed_from_model=options.routed_from_model,
-                )
+            retrieved = await self.retriever.retrieve(question, top_k, trace)
+            chunks, fresh = reused_or_new(
+                conversation, corpus_version, [r.chunk for r in retrieved]
             )
-            call_span.end(call_attributes(record), record.error)
-        answer = "".join(text)
-        if failure is None:
+            with self.tracing.span("strata.prompt", trace) as prompt_span:
+                prompt = self.layered_prompt(chunks, conversation, question, model, fresh=fresh)
+                prompt_span.set(prompt_attributes(prompt))
+            sources = tuple(source_of(c) for c in prompt.chunks)
+            yield Retrieved(conversation.conversation_id, sources)
+
+            info = model_info(model)
+            request = ClaudeRequest(
+                model=model,
+                max_tokens=shape.max_tokens(self.max_answer_tokens, info.max_output_tokens),
+                prompt=shape.request_params(prompt.request_params(), info),
+                previous_message_id=conversation.last_message_id,
+            )
+            meter = CallMeter()
+            started_at = datetime.now(UTC)
+            text: list[str] = []
+            citations: list[Citation] = []
+            failure: UpstreamError | None = None
+            call_span = self.tracing.start(
+                "claude.messages", trace, {"gen_ai.request.model": model, "strata.feature": feature}
+            )
             try:
-                structured = shape.structured(answer)
+                async with aclosing(self.claude.stream(request, meter)) as events:
+                    async for piece in events:
+                        if isinstance(piece, CitationDelta):
+                            citation = citation_of(piece, prompt.chunks)
+                            if citation not in citations:
+                                citations.append(citation)
+                        elif isinstance(piece, ThinkingDelta):
+                            yield Thinking(piece.text)
+                        elif isinstance(piece, ToolInput):
+                            text.append(tool_answer_text(piece.input))
+                            yield Delta(text[-1])
+                        else:
+                            text.append(piece.text)
+                            yield Delta(piece.text)
             except UpstreamError as exc:
                 failure = exc
-        if failure is not None:
-            yield Failed(failure)
-            return
+            finally:
+                record = call_record(feature, model, meter, started_at, prompt, failure)
+                self.ledger.record(
+                    replace(
+                        record,
+                        conversation_id=conversation.conversation_id,
+                        http_request_id=http_request_id,
+                        routed_from_model=options.routed_from_model,
+                    )
+                )
+                call_span.end(call_attributes(record), record.error)
+            answer = "".join(text)
+            if failure is None:
+                try:
+                    structured = shape.structured(answer)
+                except UpstreamError as exc:
+                    failure = exc
+            if failure is not None:
+                yield Failed(failure)
+                return
 
-        for citation in citations:
-            yield Cited(citation)
-        yield self._used(model, meter.usage, layer_hit(meter.usage, prompt))
-        if use_answer_cache and meter.stop_reason in ("end_turn", "tool_use"):
-            await self.answer_cache.put(
-                key, model, StoredAnswer(answer, sources, tuple(citations), meter.usage)
+            for citation in citations:
+                yield Cited(citation)
+            yield self._used(model, meter.usage, layer_hit(meter.usage, prompt))
+            if use_answer_cache and meter.stop_reason in ("end_turn", "tool_use"):
+                await self.answer_cache.put(
+                    key, model, StoredAnswer(answer, sources, tuple(citations), meter.usage)
+                )
+            await self.conversations.append(
+                conversation.conversation_id,
+                Turn(question, answer),
+                prompt.block_chunks,
+                corpus_version,
+                meter.message_id,
             )
-        await self.conversations.append(
-            conversation.conversation_id,
-            Turn(question, answer),
-            prompt.block_chunks,
-            corpus_version,
-            meter.message_id,
-        )
-        yield Done(
-            conversation.conversation_id,
-            model,
-            answer,
-            sources,
-            tuple(citations),
-            False,
-            structured,
-        )
+            yield Done(
+                conversation.conversation_id,
+                model,
+                answer,
+                sources,
+                tuple(citations),
+                False,
+                structured,
+            )
+        finally:
+            if use_answer_cache:
+                # A no-op once the answer is stored; otherwise the next asker calls Claude.
+                await self.answer_cache.release(key)
 
     async def _conversation(self, conversation_id: str | None) -> Conversation:
         if conversation_id is None:

@@ -6,6 +6,7 @@ Times are UTC. JSON travels as text, so both databases store it the same way.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     ForeignKey,
@@ -37,5 +38,20 @@ conversation_turns = Table(
     Column("chunks", Text(), nullable=False),
     Column("corpus_version", String(64), nullable=False),
     Column("message_id", String(128)),
+    Column("created_at", DateTime(), nullable=False),
+)
+
+# Whole answers by key. A row without text is a claim: one request is asking Claude for this
+# answer until claimed_until_epoch_ms; the same question elsewhere waits for it.
+answers = Table(
+    "answers",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("model", String(128)),
+    Column("text", Text()),
+    Column("sources", Text()),
+    Column("citations", Text()),
+    Column("usage", Text()),
+    Column("claimed_until_epoch_ms", BigInteger()),
     Column("created_at", DateTime(), nullable=False),
 )
