@@ -20,7 +20,6 @@ from rag.answering import Answerer
 from rag.asker import Asker
 from rag.batch_store import BatchStore
 from rag.batches import Batches
-from rag.documents import DocumentRegistry
 from rag.embeddings import Embedder
 from rag.ledger import Ledger
 from rag.llm import Claude
@@ -32,10 +31,14 @@ from rag.settings import Settings
 from rag.storage import Database, database_url
 from rag.storage.answers import AnswerCache
 from rag.storage.conversations import ConversationStore
+from rag.storage.documents import DocumentRegistry
 from rag.store import ChunkStore
 from rag.tracing import open_tracing
 
 log = logging.getLogger("strata")
+
+# Longer than any one document takes to index: one left running so long was abandoned.
+_ABANDONED_AFTER_SECONDS = 900
 
 
 @dataclass
@@ -82,8 +85,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         stack.callback(database.close)
         store = ChunkStore.open(settings.home, settings.chroma_url)
         stack.callback(store.close)
-        registry = DocumentRegistry.open(settings.home)
-        stack.callback(registry.close)
+        registry = DocumentRegistry(database)
         pipeline = IngestPipeline(
             embedder,
             store,
@@ -93,7 +95,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             group_chunks=4 * settings.embedding_batch_size,
         )
         # Heal what a killed process left: half-indexed documents fail, queued purges run.
-        await asyncio.to_thread(pipeline.recover)
+        # On PostgreSQL other replicas may be indexing right now: only long-idle ones fail.
+        idle_seconds = _ABANDONED_AFTER_SECONDS if database.is_postgresql else 0
+        await asyncio.to_thread(pipeline.recover, idle_seconds)
         # One table for the ledger and the answers, so both price a call the same way.
         prices = PriceTable.configured(settings.price_overrides)
         ledger = Ledger(database, prices)

@@ -25,9 +25,9 @@ from ingest.chunking import chunk_document
 from ingest.loaders import document_id_of, load_document
 from ingest.sniffing import IMAGE_SUFFIXES, MEDIA_TYPE_BY_SUFFIX
 from ingest.vision import VisionTranscriber
-from rag.documents import DocumentRecord, DocumentRegistry
 from rag.embeddings import Embedder, Vectors
 from rag.errors import DocumentTooLarge, InvalidInput, UpstreamError
+from rag.storage.documents import DocumentRecord, DocumentRegistry
 from rag.store import ChunkStore
 from rag.types import Chunk, Document
 
@@ -136,10 +136,13 @@ class IngestPipeline:
         self.vision = vision
         self._lock = threading.Lock()
 
-    def recover(self) -> None:
-        """Finish what a killed process left: unfinished documents fail, queued purges run."""
+    def recover(self, idle_seconds: float = 0) -> None:
+        """Finish what a killed process left: unfinished documents fail, queued purges run.
+
+        A document counts as left by a killed process once untouched for idle_seconds.
+        """
         with self._lock:
-            for document_id in self.registry.unfinished():
+            for document_id in self.registry.unfinished(idle_seconds):
                 log.warning("document %s was left unfinished; marking it failed", document_id)
                 self.registry.fail(document_id, INTERRUPTED)
             for document_id in self.registry.pending_purges():

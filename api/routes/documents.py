@@ -20,7 +20,7 @@ from api.schemas import (
 )
 from api.uploads import FIELD, receive_files
 from ingest.jobs import Upload
-from rag.documents import DocumentRecord
+from rag.storage.documents import DocumentRecord
 
 router = APIRouter(tags=["documents"])
 

@@ -98,6 +98,13 @@ def insert_if_absent(connection: Connection, table: Table, row: dict[str, Any]) 
     return connection.execute(statement.returning(key)).first() is not None
 
 
+def insert_all_if_absent(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert every row whose key is not taken yet (others may be inserting the same)."""
+    if rows:
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        connection.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
 def upsert(connection: Connection, table: Table, row: dict[str, Any]) -> None:
     """Insert row, or replace the other columns of the row with its primary key."""
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert

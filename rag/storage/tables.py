@@ -10,7 +10,9 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -54,4 +56,45 @@ answers = Table(
     Column("usage", Text()),
     Column("claimed_until_epoch_ms", BigInteger()),
     Column("created_at", DateTime(), nullable=False),
+)
+
+# The document registry: a document is part of the corpus once its status is `done`.
+documents = Table(
+    "documents",
+    metadata,
+    Column("document_id", String(64), primary_key=True),
+    Column("source", Text(), nullable=False),
+    Column("title", Text(), nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("size_bytes", BigInteger(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("chunk_count", Integer(), nullable=False),
+    Column("error", Text()),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_documents_source", "source"),
+)
+
+# Documents whose chunks must still leave the vector store.
+document_purges = Table(
+    "document_purges",
+    metadata,
+    Column("document_id", String(64), primary_key=True),
+)
+
+# Embeddings by the hash of the text they embed (float32 bytes).
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("vector", LargeBinary(), nullable=False),
+)
+
+# Small named values shared by every replica: the corpus version.
+shared_values = Table(
+    "strata_values",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text(), nullable=False),
 )

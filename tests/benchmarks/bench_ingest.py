@@ -17,8 +17,8 @@ from pydoc_data.topics import topics
 from ingest.chunking import chunk_document
 from ingest.loaders import load_document
 from ingest.pipeline import IngestPipeline, IngestReport
-from rag.documents import DocumentRegistry
 from rag.embeddings import Embedder
+from rag.storage.documents import DocumentRegistry
 from rag.store import ChunkStore
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"

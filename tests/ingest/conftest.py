@@ -15,8 +15,8 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
 
 from ingest.pipeline import IngestPipeline
-from rag.documents import DocumentRegistry
 from rag.embeddings import Embedder
+from rag.storage.documents import DocumentRegistry
 from rag.store import ChunkStore
 
 REPO = Path(__file__).resolve().parents[2]

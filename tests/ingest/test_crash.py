@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rag.documents import DocumentRegistry
+from rag.storage.documents import DocumentRegistry
 from rag.store import ChunkStore
 
 DOCUMENTS = 12
@@ -51,7 +51,7 @@ def _strata(home: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def _statuses(home: Path) -> dict[str, str]:
-    path = home / "documents.sqlite3"
+    path = home / "strata.sqlite3"
     if not path.exists():
         return {}
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.documents import DocumentRegistry
 from rag.ledger import Ledger, database_url
+from rag.storage.documents import DocumentRegistry
 from rag.store import ChunkStore
 from tests.processes import run_strata
 from tests.vision.conftest import image_bytes, scanned_pdf_bytes
