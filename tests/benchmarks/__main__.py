@@ -27,9 +27,13 @@ def main() -> None:
     print()
     for bench, figures in results.items():
         cells = "  ".join(
-            f"{key}={value}" for key, value in figures.items() if not isinstance(value, dict | list)
+            f"{key}={value}"
+            for key, value in figures.items()
+            if key != "table" and not isinstance(value, dict | list)
         )
         print(f"{bench:<14} {cells}")
+        if isinstance(figures.get("table"), str):
+            print(figures["table"])
 
 
 if __name__ == "__main__":
