@@ -32,6 +32,7 @@ from rag.storage import Database, database_url
 from rag.storage.answers import AnswerCache
 from rag.storage.conversations import ConversationStore
 from rag.storage.documents import DocumentRegistry
+from rag.storage.jobs import JobStore
 from rag.store import ChunkStore
 from rag.tracing import open_tracing
 
@@ -118,7 +119,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             tracing,
         )
         # Started after Claude and the ledger, so stopped before them: upload jobs use both.
-        jobs = JobRunner(pipeline, settings.home, settings.max_unpacked_bytes)
+        jobs = JobRunner(
+            pipeline,
+            JobStore(database, settings.job_lease_seconds),
+            settings.home,
+            settings.max_unpacked_bytes,
+            workers=settings.ingest_workers,
+            lease_seconds=settings.job_lease_seconds,
+        )
         await jobs.start()
         stack.push_async_callback(jobs.close)
         retriever = Retriever(

@@ -169,6 +169,18 @@ class Settings(BaseSettings):
         50 * 1024 * 1024, ge=1, description="Largest accepted upload file, in bytes."
     )
     max_files_per_upload: int = Field(20, ge=1, description="Most files in one upload request.")
+    ingest_workers: int = Field(
+        2,
+        ge=1,
+        le=32,
+        description="Upload jobs one process ingests at once (from the shared queue).",
+    )
+    job_lease_seconds: float = Field(
+        30.0,
+        ge=1,
+        description="How long a replica holds an upload job without a heartbeat; after that "
+        "(its process died) another replica takes the job.",
+    )
     max_unpacked_bytes: int = Field(
         200 * 1024 * 1024,
         ge=1,

@@ -98,3 +98,30 @@ shared_values = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text(), nullable=False),
 )
+
+# Upload jobs: a queue any replica takes from. A running job is leased to one process until
+# lease_expires_epoch_ms; the process renews the lease while it works.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("filename", Text(), nullable=False),
+    Column("declared_type", String(128)),
+    Column("status", String(16), nullable=False),
+    Column("document_id", String(64)),
+    Column("error", Text()),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("lease_owner", String(128)),
+    Column("lease_expires_epoch_ms", BigInteger()),
+    Column("attempts", Integer(), nullable=False),
+    Index("ix_jobs_status_created", "status", "created_at"),
+)
+
+# The bytes of an accepted upload until its job ends: replicas share no disk.
+job_uploads = Table(
+    "job_uploads",
+    metadata,
+    Column("job_id", String(64), ForeignKey("jobs.job_id"), primary_key=True),
+    Column("data", LargeBinary(), nullable=False),
+)
