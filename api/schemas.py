@@ -216,7 +216,19 @@ class UsageTotals(BaseModel):
     cost_without_cache_usd: float
     saved_usd: float = Field(description="cost_without_cache_usd - cost_usd: caching's net saving.")
     answer_cache_hits: int
-    avoided_cost_usd: float = Field(description="What the calls the answer cache replaced cost.")
+    avoided_cost_usd: float = Field(
+        description="What the calls the answer cache replaced cost (both tiers: exact, semantic)."
+    )
+    semantic_cache_hits: int = Field(description="Answers served for a paraphrase.")
+    semantic_avoided_cost_usd: float = Field(
+        description="What the calls the semantic tier replaced cost (part of avoided_cost_usd)."
+    )
+    semantic_audits: int = Field(
+        description="Semantic hits answered anyway in the background and compared."
+    )
+    semantic_audit_disagreements: int = Field(
+        description="Audits whose fresh answer disagreed with the one served."
+    )
     routed_calls: int = Field(description="Calls routing sent to a cheaper model.")
     routing_saved_usd: float = Field(
         description="What those calls would have cost more on the model routing passed over."
@@ -281,6 +293,13 @@ class LedgerEntry(BaseModel):
     error: str | None
     routed_from_model: str | None
     routing_saved_usd: float | None
+    semantic_similarity: float | None = Field(
+        description="Semantic hit or audit: cosine of the question and the cached one it matched."
+    )
+    semantic_question: str | None = Field(description="The cached question a semantic hit served.")
+    semantic_audit_agreed: bool | None = Field(
+        description="Audit: whether the fresh answer agreed with the one served."
+    )
 
 
 class UsageRequests(BaseModel):

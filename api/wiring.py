@@ -27,12 +27,14 @@ from rag.models import model_info
 from rag.pricing import PriceTable
 from rag.retrieval import Retriever
 from rag.routing import Router
+from rag.semantic_cache import SemanticCache
 from rag.settings import Settings
 from rag.storage import Database, database_url
 from rag.storage.answers import AnswerCache
 from rag.storage.conversations import ConversationStore
 from rag.storage.documents import DocumentRegistry
 from rag.storage.jobs import JobStore
+from rag.storage.semantic_answers import SemanticStore
 from rag.store import ChunkStore
 from rag.tracing import open_tracing
 
@@ -152,6 +154,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_top_k=settings.top_k,
             max_answer_tokens=settings.max_answer_tokens,
             tracing=tracing,
+            semantic_cache=(
+                SemanticCache(SemanticStore(database), embedder)
+                if settings.semantic_cache == "on"
+                else None
+            ),
         )
         router = None
         if settings.routing:

@@ -4,7 +4,8 @@ Answerer.ask() yields typed events in this order: Retrieved, Delta+, Cited*, Use
 Failed once the stream has begun. Errors before the first event (an unknown conversation or
 model) are raised, so the HTTP layer can answer with a status. One ledger record is written per
 Claude call, also when the consumer goes away mid-stream (with the usage seen so far), and per
-answer-cache hit (layer `answer`, with the usage it avoided).
+answer-cache hit (layer `answer`, with the usage it avoided) or semantic-cache hit (layer
+`semantic`, with the cached question it matched and the similarity).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from rag.prompt import (
     documents_key,
 )
 from rag.retrieval import Retriever
+from rag.semantic_cache import SemanticCache, SemanticMatch, semantic_scope
 from rag.settings import CachePolicyName
 from rag.storage.answers import AnswerCache
 from rag.storage.conversations import Conversation, ConversationStore
@@ -143,6 +145,8 @@ class Answerer:
     documents_reuse: ReuseTracker = field(default_factory=ReuseTracker)
     conversation_reuse: ReuseTracker = field(default_factory=ReuseTracker)
     tracing: Tracing = NO_TRACING
+    # The paraphrase tier behind the exact answer cache; None when STRATA_SEMANTIC_CACHE=off.
+    semantic_cache: SemanticCache | None = None
 
     async def ask(
         self, question: str, options: AskOptions, http_request_id: str | None = None
@@ -204,6 +208,31 @@ class Answerer:
 
         try:
             retrieved = await self.retriever.retrieve(question, top_k, trace)
+            # Answers that depend on a conversation are never served from, nor kept in, it.
+            semantic = self.semantic_cache if use_answer_cache else None
+            if semantic is not None:
+                scope = semantic_scope(corpus_version, PROMPT_VERSION, model, key_options)
+                vector = await semantic.embed(question)
+                retrieved_ids = [r.chunk.chunk_id for r in retrieved]
+                match = await semantic.find(question, vector, scope, retrieved_ids)
+                if match is not None:
+                    replay = self._replay(
+                        match.answer, conversation, model, feature, http_request_id, match
+                    )
+                    async for event in replay:
+                        yield (
+                            replace(event, structured=shape.structured(event.text))
+                            if isinstance(event, Done)
+                            else event
+                        )
+                    await self.conversations.append(
+                        conversation.conversation_id,
+                        Turn(question, match.answer.text),
+                        tuple(r.chunk for r in retrieved),
+                        corpus_version,
+                        conversation.last_message_id,
+                    )
+                    return
             chunks, fresh = reused_or_new(
                 conversation, corpus_version, [r.chunk for r in retrieved]
             )
@@ -270,9 +299,13 @@ class Answerer:
                 yield Cited(citation)
             yield self._used(model, meter.usage, layer_hit(meter.usage, prompt))
             if use_answer_cache and meter.stop_reason in ("end_turn", "tool_use"):
-                await self.answer_cache.put(
-                    key, model, StoredAnswer(answer, sources, tuple(citations), meter.usage)
-                )
+                stored = StoredAnswer(answer, sources, tuple(citations), meter.usage)
+                await self.answer_cache.put(key, model, stored)
+                if semantic is not None:
+                    chunk_ids = [c.chunk_id for c in prompt.chunks]
+                    await semantic.remember(
+                        question, vector, scope, corpus_version, chunk_ids, stored
+                    )
             await self.conversations.append(
                 conversation.conversation_id,
                 Turn(question, answer),
@@ -346,8 +379,13 @@ class Answerer:
         model: str,
         feature: Feature,
         http_request_id: str | None,
+        match: SemanticMatch | None = None,
     ) -> AsyncGenerator[AnswerEvent, None]:
-        """A stored answer, replayed as events with zero tokens, recorded as an answer hit."""
+        """A stored answer, replayed as events with zero tokens, recorded as a cache hit.
+
+        With match, the hit is the semantic tier's: the ledger keeps the question it matched.
+        """
+        layer = CacheLayer.ANSWER if match is None else CacheLayer.SEMANTIC
         started, started_at = time.perf_counter(), datetime.now(UTC)
         yield Retrieved(conversation.conversation_id, stored.sources)
         yield Delta(stored.text)
@@ -360,16 +398,16 @@ class Answerer:
             started_at=started_at,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             conversation_id=conversation.conversation_id,
-            layer_hit=CacheLayer.ANSWER,
+            layer_hit=layer,
             avoided_usage=stored.usage,
             http_request_id=http_request_id,
+            semantic_question=match.question if match else None,
+            semantic_similarity=match.similarity if match else None,
         )
         self.ledger.record(record)
         # Priced as the ledger prices the row, so the user sees the dashboard's saving.
         cost = self.prices.cost_of_record(record)
-        yield Used(
-            Usage(), cost.cost_usd, cost.cost_without_cache_usd, cost.saved_usd, CacheLayer.ANSWER
-        )
+        yield Used(Usage(), cost.cost_usd, cost.cost_without_cache_usd, cost.saved_usd, layer)
         yield Done(
             conversation.conversation_id,
             model,

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="`adaptive` marks a cache layer only when it is expected to pay, "
         "`always` marks every layer, `off` sends no cache_control and disables the answer cache.",
     )
+    semantic_cache: Literal["on", "off"] = Field(
+        "off",
+        description="Serve a cached answer for a paraphrase of its question, when the evidence, "
+        "numbers, negations, names and content words all agree (layer `semantic`). Off by "
+        "default: on the adversarial set it serves too few paraphrases (see Semantic cache).",
+    )
     max_answer_tokens: int = Field(1024, ge=1, le=128_000, description="max_tokens for an answer.")
     top_k: int = Field(8, ge=1, le=100, description="Chunks retrieved for a question.")
     max_top_k: int = Field(

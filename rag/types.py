@@ -105,12 +105,15 @@ class Feature(StrEnum):
     ROUTE = "route"
     VISION = "vision"
     COUNT = "count"
+    # A semantic-cache hit answered anyway in the background, to measure disagreement.
+    SEMANTIC_AUDIT = "semantic_audit"
 
 
 class CacheLayer(StrEnum):
     """The caching layer that served (part of) a call."""
 
     ANSWER = "answer"
+    SEMANTIC = "semantic"
     SYSTEM = "system"
     DOCUMENTS = "documents"
     CONVERSATION = "conversation"
@@ -161,3 +164,8 @@ class CallRecord:
     error: str | None = None
     # The model routing passed over for this call's cheaper one: the ledger prices the saving.
     routed_from_model: str | None = None
+    # For a semantic-cache hit (and its audit): the cached question it matched, and how close.
+    semantic_question: str | None = None
+    semantic_similarity: float | None = None
+    # For an audit: whether the fresh answer agreed with the one the semantic cache served.
+    semantic_audit_agreed: bool | None = None

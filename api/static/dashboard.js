@@ -96,7 +96,12 @@
     setText("tokens-note", `${count(summary.cache_read_input_tokens)} tokens read from cache, ` +
       `${count(summary.cache_creation_input_tokens)} written, ${count(summary.input_tokens)} uncached`);
     setText("answer-hits", count(summary.answer_cache_hits));
-    setText("answer-avoided", `${money(summary.avoided_cost_usd)} of calls not made`);
+    setText("answer-avoided", `${money(summary.avoided_cost_usd - summary.semantic_avoided_cost_usd)} of calls not made`);
+    setText("semantic-hits", count(summary.semantic_cache_hits));
+    setText("semantic-avoided", `${money(summary.semantic_avoided_cost_usd)} of calls not made, for paraphrases`);
+    const audits = summary.semantic_audits;
+    setText("semantic-audit", audits ? `${percent(summary.semantic_audit_disagreements / audits)} ` +
+      `disagreement on ${count(audits)} audited hits` : "no hits audited yet");
     const routeCost = summary.by_feature.route ? summary.by_feature.route.cost_usd : 0;
     setText("routing-saved", money(summary.routing_net_saved_usd),
       signClass(summary.routing_net_saved_usd));
@@ -187,12 +192,16 @@
     ]);
   }
 
+  // A semantic hit names the cached question it was served for, and how close it was.
+  const layerLabel = (r) => (r.semantic_question && r.layer_hit === "semantic"
+    ? `semantic: “${r.semantic_question}” (${Number(r.semantic_similarity).toFixed(2)})` : r.layer_hit);
+
   const promptTokens = (r) => r.input_tokens + r.cache_creation_input_tokens + r.cache_read_input_tokens;
 
   function renderExpensive(page) {
     fillTable("expensive", page.requests, (r) => [
       [time(r.started_at)], [r.feature], [r.model], [count(promptTokens(r)), "num"],
-      [count(r.output_tokens), "num"], [r.layer_hit], [money(r.cost_usd), "num"],
+      [count(r.output_tokens), "num"], [layerLabel(r)], [money(r.cost_usd), "num"],
       [money(r.saved_usd), "num " + signClass(r.saved_usd)],
     ]);
   }
@@ -202,7 +211,7 @@
       [time(r.started_at)], [r.feature], [r.model], [r.conversation_id || "–", "mono"],
       [count(r.input_tokens), "num"], [count(r.cache_creation_input_tokens), "num"],
       [count(r.cache_read_input_tokens), "num"], [count(r.output_tokens), "num"],
-      [r.layer_hit], [r.cache_miss_reason || "–"], [money(r.cost_usd), "num"],
+      [layerLabel(r)], [r.cache_miss_reason || "–"], [money(r.cost_usd), "num"],
       [money(r.saved_usd), "num " + signClass(r.saved_usd)],
       [`${Math.round(r.latency_ms)} ms`, "num"], [r.request_id || "–", "mono"],
     ]);

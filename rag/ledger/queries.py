@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select, true
+from sqlalchemy import ColumnElement, Connection, and_, case, func, select, true
 
 from rag.ledger.reports import (
     LatencyHistogram,
@@ -76,6 +76,10 @@ _TOTAL_COLUMNS: tuple[ColumnElement[Any], ...] = (
     _sum(c.avoided_cost_usd),
     _count_if(c.routed_from_model.is_not(None)),
     _sum(c.routing_saved_usd),
+    _count_if(c.layer_hit == CacheLayer.SEMANTIC.value),
+    _sum(case((c.layer_hit == CacheLayer.SEMANTIC.value, c.avoided_cost_usd), else_=0)),
+    _count_if(c.semantic_audit_agreed.is_not(None)),
+    _count_if(c.semantic_audit_agreed.is_(False)),
 )
 
 
@@ -96,6 +100,10 @@ def _totals(values: Sequence[Any]) -> Totals:
         avoided_cost_usd=float(values[11]),
         routed_calls=int(values[12]),
         routing_saved_usd=float(values[13]),
+        semantic_cache_hits=int(values[14]),
+        semantic_avoided_cost_usd=float(values[15]),
+        semantic_audits=int(values[16]),
+        semantic_audit_disagreements=int(values[17]),
     )
 
 
@@ -138,11 +146,18 @@ def wasted_writes(connection: Connection, where: ColumnElement[bool], now_ms: in
 def layer_stats(connection: Connection, where: ColumnElement[bool]) -> list[LayerStats]:
     """Per layer: calls that carried it, calls it served, and the money it saved."""
     is_answer = c.layer_hit == CacheLayer.ANSWER.value
+    is_semantic = c.layer_hit == CacheLayer.SEMANTIC.value
+    asked = c.feature.in_(_ANSWER_CACHED_FEATURES)
     columns: list[ColumnElement[Any]] = [
-        _count_if(c.feature.in_(_ANSWER_CACHED_FEATURES)),
+        _count_if(asked),
         _count_if(is_answer),
         _sum(case((is_answer, c.saved_usd), else_=0)),
+        # The semantic tier sits behind the exact one: it sees the asks that missed it.
+        _count_if(asked & ~is_answer),
+        _count_if(is_semantic),
+        _sum(case((is_semantic, c.saved_usd), else_=0)),
     ]
+    is_answer = is_answer | is_semantic
     for _, rank, prefix, saved in _PROMPT_LAYERS:
         columns += [
             _count_if(and_(~is_answer, (prefix > 0) | (rank <= _LAYER_RANK))),
@@ -150,10 +165,12 @@ def layer_stats(connection: Connection, where: ColumnElement[bool]) -> list[Laye
             _sum(saved),
         ]
     row = connection.execute(select(*columns).where(where)).one()
-    answer_eligible = int(row[0])
-    stats = [LayerStats(CacheLayer.ANSWER.value, answer_eligible, int(row[1]), float(row[2]))]
+    stats = [
+        LayerStats(CacheLayer.ANSWER.value, int(row[0]), int(row[1]), float(row[2])),
+        LayerStats(CacheLayer.SEMANTIC.value, int(row[3]), int(row[4]), float(row[5])),
+    ]
     for index, (layer, _, _, _) in enumerate(_PROMPT_LAYERS):
-        eligible, hits, saved_usd = row[3 + 3 * index : 6 + 3 * index]
+        eligible, hits, saved_usd = row[6 + 3 * index : 9 + 3 * index]
         stats.append(LayerStats(layer.value, int(eligible), int(hits), float(saved_usd)))
     return stats
 
@@ -230,6 +247,9 @@ _ROW_COLUMNS = (
     c.error,
     c.routed_from_model,
     c.routing_saved_usd,
+    c.semantic_similarity,
+    c.semantic_question,
+    c.semantic_audit_agreed,
 )
 
 
@@ -274,7 +294,11 @@ def latency_histogram(
     buckets = [_count_if(column <= bound) for bound in bounds_ms]
     query = (
         select(c.feature, *buckets, func.count(column), _sum(column))
-        .where(where, column.is_not(None), c.layer_hit != literal(CacheLayer.ANSWER.value))
+        .where(
+            where,
+            column.is_not(None),
+            c.layer_hit.not_in([CacheLayer.ANSWER.value, CacheLayer.SEMANTIC.value]),
+        )
         .group_by(c.feature)
     )
     by_feature = {}

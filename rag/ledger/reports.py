@@ -25,6 +25,10 @@ class Totals:
     avoided_cost_usd: float = 0.0
     routed_calls: int = 0
     routing_saved_usd: float = 0.0
+    semantic_cache_hits: int = 0
+    semantic_avoided_cost_usd: float = 0.0
+    semantic_audits: int = 0
+    semantic_audit_disagreements: int = 0
 
     @property
     def cache_creation_input_tokens(self) -> int:
@@ -127,6 +131,9 @@ class LedgerRow:
     error: str | None
     routed_from_model: str | None
     routing_saved_usd: float | None
+    semantic_similarity: float | None
+    semantic_question: str | None
+    semantic_audit_agreed: bool | None
 
     @property
     def cache_creation_input_tokens(self) -> int:

@@ -25,6 +25,7 @@ ONE_HOUR_MS = 60 * 60 * 1000
 # Prefix lengths are the caller's count; the API's may differ by a few tokens.
 _PREFIX_TOLERANCE = 0.95
 _ERROR_CHARS = 512
+_QUESTION_CHARS = 512
 
 
 def utc_naive(moment: datetime) -> datetime:
@@ -91,6 +92,9 @@ def build_row(record: CallRecord, prices: PriceTable) -> dict[str, Any]:
         "cache_write_expires_epoch_ms": _write_expiry_ms(usage, started_ms),
         "cache_write_read_back_tokens": 0,
         "error": record.error[:_ERROR_CHARS] if record.error else None,
+        "semantic_similarity": record.semantic_similarity,
+        "semantic_question": (record.semantic_question or "")[:_QUESTION_CHARS] or None,
+        "semantic_audit_agreed": record.semantic_audit_agreed,
     }
     row.update(_money(record, rates, layer, prefixes, prices))
     return row

@@ -64,6 +64,10 @@ calls = Table(
     Column("cache_write_expires_epoch_ms", BigInteger()),
     Column("cache_write_read_back_tokens", BigInteger(), nullable=False),
     Column("error", String(512)),
+    # Semantic-cache hits: the cached question served, its similarity; audits: the verdict.
+    Column("semantic_similarity", Float()),
+    Column("semantic_question", String(512)),
+    Column("semantic_audit_agreed", Boolean()),
     Index("ix_ledger_calls_started", "started_epoch_ms"),
     Index("ix_ledger_calls_model_started", "model", "started_epoch_ms"),
     Index("ix_ledger_calls_cost", "cost_usd"),

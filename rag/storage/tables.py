@@ -125,3 +125,23 @@ job_uploads = Table(
     Column("job_id", String(64), ForeignKey("jobs.job_id"), primary_key=True),
     Column("data", LargeBinary(), nullable=False),
 )
+
+# Answers the semantic cache may serve for a paraphrase: the bare question, its embedding
+# (float32 bytes) and the chunks the answer was built on, grouped by scope (corpus version,
+# prompt version, model and options).
+semantic_answers = Table(
+    "semantic_answers",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("scope", String(64), nullable=False),
+    Column("corpus_version", String(128), nullable=False),
+    Column("question", Text(), nullable=False),
+    Column("vector", LargeBinary(), nullable=False),
+    Column("chunk_ids", Text(), nullable=False),
+    Column("text", Text(), nullable=False),
+    Column("sources", Text(), nullable=False),
+    Column("citations", Text(), nullable=False),
+    Column("usage", Text(), nullable=False),
+    Column("created_epoch_ms", BigInteger(), nullable=False),
+    Index("ix_semantic_answers_scope", "scope"),
+)

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
+from api.app import create_app
+from api.serving import serve_in_thread
 from api.usage_cli import money
 from rag.ledger import Ledger, database_url
 from rag.settings import Settings
@@ -54,7 +56,7 @@ def test_dashboard_shows_the_savings_the_summary_reports(
     assert saved.inner_text() == money(summary["saved_usd"]).replace("-", "−")
     expect(page.locator("#calls")).to_have_text(str(summary["calls"]))
     expect(page.locator("#offline-banner")).to_contain_text("Offline mode")
-    expect(page.locator("#layers .bar-row")).to_have_count(4)
+    expect(page.locator("#layers .bar-row")).to_have_count(5)
     expect(page.locator("#by-feature tr")).to_have_count(len(summary["by_feature"]))
     expect(page.locator("#recent tr")).to_have_count(summary["calls"])
     assert page.evaluate("typeof window.Chart") == "function"
@@ -110,3 +112,37 @@ def test_every_stored_string_is_shown_as_text(
     assert page.locator("main img, main script, main b").count() == 0
     assert page.evaluate("window.pwned") is None
     assert problems == []
+
+
+@pytest.fixture
+def semantic_settings(strata_settings: Settings) -> Settings:
+    return strata_settings.model_copy(update={"semantic_cache": "on"})
+
+
+def test_dashboard_shows_semantic_hits_apart_from_exact_ones(
+    browser: Browser, semantic_settings: Settings
+) -> None:
+    with (
+        serve_in_thread(create_app(semantic_settings)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        for question in (
+            "How do bees make honey?",
+            "How do bees make honey?",
+            "How is honey made by bees?",
+        ):
+            response = client.post("/v1/ask", json={"question": question, "stream": False})
+            assert response.status_code == 200, response.text
+        summary = client.get("/v1/usage/summary").json()
+        page, problems = open_dashboard(browser, url)
+        expect(page.locator("body[data-loaded=true]")).to_have_count(1)
+
+        expect(page.locator("#answer-hits")).to_have_text("1")
+        expect(page.locator("#semantic-hits")).to_have_text("1")
+        expect(page.locator("#semantic-avoided")).to_contain_text(
+            money(summary["semantic_avoided_cost_usd"])
+        )
+        expect(page.locator("#recent")).to_contain_text("semantic: “How do bees make honey?”")
+        expect(page.locator("#layers")).to_contain_text("semantic")
+        expect(page.locator("#semantic-method")).to_contain_text("paraphrases")
+        assert problems == []
