@@ -68,9 +68,10 @@ def _tool_terms(tool: dict[str, Any]) -> set[str]:
 
 
 def _pick_tool(body: dict[str, Any], found: Answer) -> dict[str, Any] | None:
-    """The forced tool; on `auto`, one the question names or, with no material, a search.
+    """The forced tool; on `auto`, one the question names or, with no quoted answer, a search.
 
-    A model with nothing to answer from reaches for a tool that can fetch material.
+    A model that no document, search result or tool result answers reaches for a tool that can
+    fetch material, even when its system prompt or the user's text says something related.
     """
     tools: list[dict[str, Any]] = [t for t in body.get("tools") or [] if is_custom_tool(t)]
     choice = body.get("tool_choice") or {"type": "auto"}
@@ -93,7 +94,7 @@ def _pick_tool(body: dict[str, Any], found: Answer) -> dict[str, Any] | None:
         return None
     if overlap(best):
         return best
-    if not found.had_material:
+    if not found.quoted:
         return next((t for t in tools if _tool_terms(t) & _RETRIEVAL_WORDS), None)
     return None
 
@@ -124,7 +125,7 @@ def _text_blocks(found: Answer) -> list[dict[str, Any]]:
 
 def compose_reply(body: dict[str, Any], model: ModelSpec, new_tool_id: Callable[[], str]) -> Reply:
     """Decide what the assistant says, then cut it at max_tokens or a stop sequence."""
-    found = answer(body["messages"])
+    found = answer(body["messages"], body.get("system"))
     blocks: list[dict[str, Any]] = []
     thought: tuple[dict[str, Any], int] | None = None
     if thinking_mode(body, model):
