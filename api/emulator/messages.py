@@ -32,7 +32,7 @@ class PreparedMessage:
 
 
 def _fitting_prompt(body: dict[str, Any], model: ModelSpec) -> Prompt:
-    prompt = build_prompt(body, model.id)
+    prompt = build_prompt(body, model)
     if prompt.total_tokens > model.context_window_tokens:
         raise invalid(
             f"prompt is too long: {prompt.total_tokens} tokens > "

@@ -120,7 +120,9 @@ def _check_thinking(
         )
     if kind == "disabled" and model.thinks_by_default:
         raise invalid('"thinking.type.disabled" is not supported for this model.')
-    if forced and kind in ("enabled", "adaptive"):
+    # Recorded real traffic (claude-opus-4-6, 2026-08): adaptive thinking with a forced tool is
+    # a 200 in which the model does not think; only `enabled` thinking is refused.
+    if forced and kind == "enabled":
         raise invalid("Thinking may not be enabled when tool_choice forces tool use.")
 
 
@@ -139,7 +141,12 @@ def _check_output_config(config: Any, model: ModelSpec) -> None:
                 "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
             )
         if effort not in model.efforts:
-            raise invalid(f"output_config.effort: effort '{effort}' is not supported by {model.id}")
+            # Worded as the real API words it (recorded, claude-opus-4-6, 2026-04).
+            supported = ", ".join(sorted(model.efforts))
+            raise invalid(
+                f"This model does not support effort level '{effort}'. "
+                f"Supported levels: {supported}."
+            )
     _check_format(config.get("format"), model, "output_config.format")
 
 

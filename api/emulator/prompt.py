@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.emulator.errors import invalid
+from api.emulator.models import ModelSpec
 from api.emulator.tokens import (
     MESSAGE_FRAMING_TOKENS,
     PROMPT_TAIL_TOKENS,
     canonical_json,
     content_tokens,
+    format_prompt_tokens,
+    thinking_framing_tokens,
+    tool_prompt_tokens,
     tool_tokens,
 )
 
@@ -136,8 +140,26 @@ def _counted_tokens(block: dict[str, Any], in_last_assistant: bool) -> int:
     return content_tokens(block)
 
 
-def build_prompt(body: dict[str, Any], model_id: str) -> Prompt:
+def _preamble_tokens(body: dict[str, Any], model: ModelSpec) -> int:
+    """What the API puts before the tools: the tool-use system prompt, cached with them."""
+    if not body.get("tools"):
+        return 0
+    return tool_prompt_tokens(model.thinking, body.get("tool_choice"))
+
+
+def _tail_tokens(body: dict[str, Any], model: ModelSpec) -> int:
+    """What the API adds after the messages: the output format's and thinking's prompts."""
+    output_format = (body.get("output_config") or {}).get("format") or body.get("output_format")
+    return (
+        PROMPT_TAIL_TOKENS
+        + format_prompt_tokens(output_format)
+        + thinking_framing_tokens(body.get("thinking"), model.thinking)
+    )
+
+
+def build_prompt(body: dict[str, Any], model: ModelSpec) -> Prompt:
     """Flatten a validated request into cache order and find its breakpoints."""
+    model_id = model.id
     tools = list(body.get("tools") or [])
     system = text_blocks(body.get("system"))
     messages = list(body.get("messages") or [])
@@ -153,7 +175,7 @@ def build_prompt(body: dict[str, Any], model_id: str) -> Prompt:
     positions: list[Position] = []
     marks: list[tuple[int, dict[str, Any], str]] = []
     running_hash = _digest("model", model_id)
-    running_tokens = 0
+    running_tokens = _preamble_tokens(body, model)
 
     def add(section: str, path: str, block: dict[str, Any], tokens: int, salt: str) -> None:
         nonlocal running_hash, running_tokens
@@ -193,7 +215,7 @@ def build_prompt(body: dict[str, Any], model_id: str) -> Prompt:
     return Prompt(
         positions=tuple(positions),
         breakpoints=breakpoints,
-        total_tokens=running_tokens + PROMPT_TAIL_TOKENS,
+        total_tokens=running_tokens + _tail_tokens(body, model),
         model_id=model_id,
         speed=str(body.get("speed") or "standard"),
         tools_hash=tools_hash,

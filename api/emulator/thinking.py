@@ -29,6 +29,9 @@ def thinking_mode(body: dict[str, Any], model: ModelSpec) -> str | None:
     # At low effort adaptive thinking may be skipped; the emulator always skips it there.
     if kind == "adaptive" and effort == "low":
         return None
+    # A forced tool call is made without thinking (validation refuses it with `enabled`).
+    if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+        return None
     return kind if kind in ("enabled", "adaptive") else None
 
 

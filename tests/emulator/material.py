@@ -26,7 +26,7 @@ def search_result(
 
 
 def long_text(words: int, seed_word: str = "context") -> str:
-    """A text of about `words` tokens whose content does not match the test questions."""
+    """A text of `words` words (about two tokens each) that does not match the test questions."""
     return " ".join(f"{seed_word}{i % 97}" for i in range(words))
 
 

@@ -79,7 +79,7 @@ def test_a_prefix_below_the_model_minimum_caches_nothing(client: anthropic.Anthr
 
 
 def test_the_minimum_differs_by_model(client: anthropic.Anthropic) -> None:
-    mid = _system(long_text(500))
+    mid = _system(long_text(600))
     assert 1024 < _prompt_size(client, mid) < 4096
     assert _ask(client, system=mid, model="claude-sonnet-5-5").usage.cache_creation_input_tokens
     with pytest.warns(DeprecationWarning, match="deprecated"):

@@ -105,8 +105,8 @@ def test_streamed_thinking_matches_the_plain_response(client: anthropic.Anthropi
             "`max_tokens` must be greater than `thinking.budget_tokens`.",
         ),
         (
-            MODEL,
-            {"type": "adaptive"},
+            HAIKU,
+            {"type": "enabled", "budget_tokens": 1024},
             {
                 "tools": [{"name": "t", "input_schema": {"type": "object"}}],
                 "tool_choice": {"type": "any"},
@@ -134,13 +134,35 @@ def test_invalid_thinking_combinations_are_400(
 
 
 def test_effort_levels_follow_the_model(client: anthropic.Anthropic) -> None:
-    with pytest.raises(anthropic.BadRequestError):
+    with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(
             model="claude-sonnet-4-6",
             max_tokens=100,
             output_config={"effort": "xhigh"},
             messages=[{"role": "user", "content": "hi"}],
         )
+    assert caught.value.body["error"]["message"] == (
+        "This model does not support effort level 'xhigh'. "
+        "Supported levels: high, low, max, medium."
+    )
+
+
+def test_adaptive_thinking_with_a_forced_tool_calls_the_tool_without_thinking(
+    client: anthropic.Anthropic,
+) -> None:
+    tool = {"name": "final_result", "input_schema": {"type": "object"}}
+    message = client.messages.create(
+        model="claude-opus-4-6",
+        max_tokens=4000,
+        thinking={"type": "adaptive"},
+        output_config={"effort": "high"},
+        tools=[tool],
+        tool_choice={"type": "any"},
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+    )
+    assert [block.type for block in message.content] == ["tool_use"]
+    assert message.stop_reason == "tool_use"
+    assert message.usage.output_tokens_details.thinking_tokens == 0
 
 
 def test_thinking_blocks_round_trip_in_a_tool_loop_but_not_edited(
