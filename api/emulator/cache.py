@@ -51,7 +51,8 @@ class CacheUsage:
             "output_tokens_details": {"thinking_tokens": thinking_tokens},
             "server_tool_use": None,
             "service_tier": "standard",
-            "inference_geo": None,
+            # A string in every recorded response: "global" (2026), "not_available" (2025).
+            "inference_geo": "global",
             "speed": None,
         }
 

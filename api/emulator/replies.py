@@ -111,14 +111,12 @@ def _hints(found: Answer) -> Hints:
 
 def _text_blocks(found: Answer) -> list[dict[str, Any]]:
     if not any(s.citation for s in found.sentences):
-        return [{"type": "text", "text": found.text, "citations": None}]
+        return [{"type": "text", "text": found.text}]
     last = len(found.sentences) - 1
+    # The real API leaves `citations` out of a text block that has none.
     return [
-        {
-            "type": "text",
-            "text": s.text + ("" if i == last else " "),
-            "citations": [s.citation] if s.citation else None,
-        }
+        {"type": "text", "text": s.text + ("" if i == last else " ")}
+        | ({"citations": [s.citation]} if s.citation else {})
         for i, s in enumerate(found.sentences)
     ]
 
@@ -135,20 +133,20 @@ def compose_reply(body: dict[str, Any], model: ModelSpec, new_tool_id: Callable[
     if tool is not None:
         forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
         if not forced:
-            blocks.append(
-                {
-                    "type": "text",
-                    "text": f"I'll use the {tool['name']} tool for this.",
-                    "citations": None,
-                }
-            )
+            blocks.append({"type": "text", "text": f"I'll use the {tool['name']} tool for this."})
         tool_input = instance_for(tool.get("input_schema"), _hints(found))
         blocks.append(
-            {"type": "tool_use", "id": new_tool_id(), "name": tool["name"], "input": tool_input}
+            {
+                "type": "tool_use",
+                "id": new_tool_id(),
+                "name": tool["name"],
+                "input": tool_input,
+                "caller": {"type": "direct"},
+            }
         )
     elif output_format:
         document = instance_for(output_format.get("schema"), _hints(found))
-        blocks.append({"type": "text", "text": json.dumps(document), "citations": None})
+        blocks.append({"type": "text", "text": json.dumps(document)})
     else:
         blocks.extend(_text_blocks(found))
     planned = [thought] if thought else []

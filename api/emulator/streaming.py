@@ -36,7 +36,13 @@ def _block_start(block: dict[str, Any]) -> dict[str, Any]:
         return {"type": "text", "text": ""}
     if block["type"] == "thinking":
         return {"type": "thinking", "thinking": "", "signature": ""}
-    return {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+    return {
+        "type": "tool_use",
+        "id": block["id"],
+        "name": block["name"],
+        "input": {},
+        "caller": block["caller"],
+    }
 
 
 def _deltas(block: dict[str, Any]) -> list[dict[str, Any]]:
