@@ -138,11 +138,9 @@ def _collapsed(events: list[dict[str, Any]]) -> list[str]:
 
 
 def _replay_error(client: anthropic.Anthropic, case: dict[str, Any]) -> None:
+    send = client.messages.count_tokens if case["endpoint"] == "count_tokens" else None
     with pytest.raises(anthropic.APIStatusError) as caught:
-        if case["endpoint"] == "count_tokens":
-            client.messages.count_tokens(**_request(case))
-        else:
-            client.messages.create(**_request(case))
+        (send or client.messages.create)(**_request(case))
     assert caught.value.status_code == case["status"]
     body = caught.value.body
     assert isinstance(body, dict)
@@ -183,8 +181,6 @@ def test_recorded_exchange_replays_with_the_same_shape_and_counts(
     assert raw.http_response.status_code == 200
     replayed = raw.http_response.json()
     recorded = case["response"]
-    _assert_same_shape(
-        {k: v for k, v in recorded.items() if k != "content"}, replayed, "message"
-    )
+    _assert_same_shape({k: v for k, v in recorded.items() if k != "content"}, replayed, "message")
     _assert_same_blocks(case, recorded["content"], replayed["content"])
     _assert_close(kind, _prompt_tokens(recorded["usage"]), _prompt_tokens(replayed["usage"]))
