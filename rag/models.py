@@ -83,8 +83,11 @@ _TABLE: tuple[ModelInfo, ...] = (
     _model("claude-sonnet-4-6", _1M, _128K, 1024, _BOTH, "legacy"),
     _model("claude-haiku-4-5", _200K, _64K, 4096, _BUDGET, "legacy"),
     _model("claude-opus-4-5", _200K, _64K, 4096, _BUDGET, "legacy"),
-    _model("claude-sonnet-4-5", _200K, _64K, 1024, _BUDGET, "deprecated"),
 )
+
+# Retired models, from the anthropic SDK's deprecation list (anthropic/_data/deprecated_models.py):
+# the API answers them with a 404, so Strata refuses them before any call.
+RETIRED: dict[str, str] = {"claude-sonnet-4-5": "2026-11-30"}
 
 # Dated snapshots resolve to their alias's row.
 _ALIASES = {
@@ -98,8 +101,14 @@ MODELS: dict[str, ModelInfo] = {info.model_id: info for info in _TABLE}
 
 def model_info(model_id: str) -> ModelInfo:
     """The table row for model_id (an alias or a dated snapshot); InvalidInput if unknown."""
-    info = MODELS.get(_ALIASES.get(model_id, model_id))
+    name = _ALIASES.get(model_id, model_id)
+    info = MODELS.get(name)
     if info is None:
         known = ", ".join(sorted(MODELS))
+        if name in RETIRED:
+            raise InvalidInput(
+                f"model {model_id!r} was retired on {RETIRED[name]} and is no longer served; "
+                f"choose one of: {known}"
+            )
         raise InvalidInput(f"unknown model {model_id!r}; known models: {known}")
     return info

@@ -150,7 +150,8 @@ MODELS: tuple[ModelSpec, ...] = (
         max_output_tokens=64_000,
         min_cacheable_tokens=1024,
         thinking="budget",
-        lifecycle="deprecated",
+        # The SDK's deprecation list retires it on 2026-11-30: from then on a 404.
+        lifecycle="retired",
         retires_at="2026-11-30",
     ),
 )

@@ -127,6 +127,20 @@ def test_retired_model_is_not_served(client: anthropic.Anthropic) -> None:
         client.messages.create(model="claude-mythos-preview", max_tokens=5, messages=HI)
 
 
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929"])
+def test_claude_sonnet_4_5_is_retired_on_2026_11_30(
+    client: anthropic.Anthropic, model: str
+) -> None:
+    with (
+        pytest.raises(anthropic.NotFoundError) as caught,
+        pytest.warns(DeprecationWarning, match="November 30th, 2026"),
+    ):
+        client.messages.create(model=model, max_tokens=5, messages=HI)
+    assert caught.value.body["error"] == {"type": "not_found_error", "message": f"model: {model}"}
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.count_tokens(model=model, messages=HI)
+
+
 def test_oversized_body_is_413(api_key: str) -> None:
     app = create_app(EmulatorConfig(max_request_bytes=2_000))
     with serve_in_thread(app) as url:
@@ -145,10 +159,7 @@ def test_prefill_is_refused_on_current_models_and_continued_on_older_ones(
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(model=MODEL, max_tokens=20, messages=messages)
     assert "does not support assistant message prefill" in caught.value.message
-    with pytest.warns(DeprecationWarning, match="deprecated"):
-        message = client.messages.create(
-            model="claude-sonnet-4-5", max_tokens=100, messages=messages
-        )
+    message = client.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=messages)
     assert message.stop_reason == "end_turn"
 
 
