@@ -159,7 +159,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 if settings.semantic_cache == "on"
                 else None
             ),
+            semantic_audit_rate=settings.semantic_cache_audit_rate,
         )
+        # Stopped before the ledger closes: an audit's row is written to it.
+        stack.push_async_callback(answerer.close_audits)
         router = None
         if settings.routing:
             router = Router(

@@ -11,6 +11,7 @@ answer-cache hit (layer `answer`, with the usage it avoided) or semantic-cache h
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
@@ -147,6 +148,9 @@ class Answerer:
     tracing: Tracing = NO_TRACING
     # The paraphrase tier behind the exact answer cache; None when STRATA_SEMANTIC_CACHE=off.
     semantic_cache: SemanticCache | None = None
+    # Share of semantic hits answered anyway in the background and compared (0: none).
+    semantic_audit_rate: float = 0.0
+    _audits: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def ask(
         self, question: str, options: AskOptions, http_request_id: str | None = None
@@ -232,6 +236,12 @@ class Answerer:
                         corpus_version,
                         conversation.last_message_id,
                     )
+                    if random.random() < self.semantic_audit_rate:
+                        chunks = [r.chunk for r in retrieved]
+                        audit = self._audit(question, chunks, conversation, model, shape, match)
+                        task = asyncio.create_task(audit)
+                        self._audits.add(task)
+                        task.add_done_callback(self._audits.discard)
                     return
             chunks, fresh = reused_or_new(
                 conversation, corpus_version, [r.chunk for r in retrieved]
@@ -326,6 +336,57 @@ class Answerer:
             if use_answer_cache:
                 # A no-op once the answer is stored; otherwise the next asker calls Claude.
                 await self.answer_cache.release(key)
+
+    async def close_audits(self) -> None:
+        """Stop the audits still running (before the ledger they write to closes)."""
+        for task in list(self._audits):
+            task.cancel()
+        await asyncio.gather(*self._audits, return_exceptions=True)
+
+    async def _audit(
+        self,
+        question: str,
+        chunks: list[Chunk],
+        conversation: Conversation,
+        model: str,
+        shape: AnswerShape,
+        served: SemanticMatch,
+    ) -> None:
+        """Answer question for real, and record whether it agrees with the answer served."""
+        assert self.semantic_cache is not None
+        prompt = self.layered_prompt(chunks, conversation, question, model, observe=False)
+        info = model_info(model)
+        request = ClaudeRequest(
+            model=model,
+            max_tokens=shape.max_tokens(self.max_answer_tokens, info.max_output_tokens),
+            prompt=shape.request_params(prompt.request_params(), info),
+        )
+        meter = CallMeter()
+        started_at = datetime.now(UTC)
+        text: list[str] = []
+        failure: UpstreamError | None = None
+        try:
+            async with aclosing(self.claude.stream(request, meter)) as events:
+                async for piece in events:
+                    if isinstance(piece, ToolInput):
+                        text.append(tool_answer_text(piece.input))
+                    elif not isinstance(piece, CitationDelta | ThinkingDelta):
+                        text.append(piece.text)
+        except UpstreamError as exc:
+            failure = exc
+        agreed = None
+        if failure is None:
+            agreed = await self.semantic_cache.agree(served.answer.text, "".join(text))
+        record = call_record(Feature.SEMANTIC_AUDIT, model, meter, started_at, prompt, failure)
+        self.ledger.record(
+            replace(
+                record,
+                conversation_id=conversation.conversation_id,
+                semantic_question=served.question,
+                semantic_similarity=served.similarity,
+                semantic_audit_agreed=agreed,
+            )
+        )
 
     async def _conversation(self, conversation_id: str | None) -> Conversation:
         if conversation_id is None:

@@ -41,6 +41,9 @@ EVIDENCE_TOP = 3
 EVIDENCE_SHARED = 2
 # A content word in one question needs a word in the other at least this close (cosine).
 MIN_WORD_SIMILARITY = 0.6
+# An audit agrees when the fresh answer embeds at least this close to the one served. A rule
+# of thumb, not measured: the disagreement rate it gives is a signal to read, not a proof.
+AUDIT_AGREEMENT = 0.8
 # Candidates checked per question, most similar first.
 MAX_CANDIDATES = 3
 _WORD_VECTORS = 20_000
@@ -119,6 +122,11 @@ class SemanticCache:
         """Keep answer for paraphrases of question asked later in the same scope."""
         entry = SemanticEntry(question, vector, tuple(chunk_ids), answer)
         await self._store.add(scope, corpus_version, entry)
+
+    async def agree(self, served: str, fresh: str) -> bool:
+        """Whether a fresh answer says what the served one did, by the embeddings of both."""
+        vectors = await asyncio.to_thread(self._embedder.embed_texts, [served, fresh])
+        return float(vectors[0] @ vectors[1]) >= AUDIT_AGREEMENT
 
     async def _passes(
         self, question: str, entry: SemanticEntry, retrieved_ids: Sequence[str]

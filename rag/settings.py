@@ -113,6 +113,14 @@ class Settings(BaseSettings):
         "numbers, negations, names and content words all agree (layer `semantic`). Off by "
         "default: on the adversarial set it serves too few paraphrases (see Semantic cache).",
     )
+    semantic_cache_audit_rate: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Share of semantic-cache hits answered anyway in the background (ledger "
+        "feature `semantic_audit`) and compared with the answer served, for the dashboard's "
+        "disagreement rate; 0 turns the audit off.",
+    )
     max_answer_tokens: int = Field(1024, ge=1, le=128_000, description="max_tokens for an answer.")
     top_k: int = Field(8, ge=1, le=100, description="Chunks retrieved for a question.")
     max_top_k: int = Field(

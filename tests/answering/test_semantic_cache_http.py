@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -23,11 +24,19 @@ def semantic_cache() -> str:
 
 
 @pytest.fixture
-def strata_settings(corpus_home: Path, emulator_url: str, semantic_cache: str) -> Settings:
+def audit_rate() -> float:
+    return 0.0
+
+
+@pytest.fixture
+def strata_settings(
+    corpus_home: Path, emulator_url: str, semantic_cache: str, audit_rate: float
+) -> Settings:
     return Settings(  # type: ignore[call-arg]
         home=corpus_home,
         anthropic_base_url=emulator_url,
         semantic_cache=semantic_cache,
+        semantic_cache_audit_rate=audit_rate,
         _env_file=None,
     )
 
@@ -111,3 +120,29 @@ def test_off_serves_no_paraphrase(client: httpx.Client):
     after = ask_json(client, PARAPHRASE)
     assert after["answer_cached"] is False
     assert after["usage"]["layer_hit"] != "semantic"
+
+
+@pytest.mark.parametrize("audit_rate", [1.0])
+def test_an_audit_answers_a_hit_anyway_and_records_the_verdict(client: httpx.Client):
+    ask_json(client, QUESTION)
+    hit = ask_json(client, PARAPHRASE)
+    assert hit["usage"]["layer_hit"] == "semantic"
+
+    deadline = time.monotonic() + 60
+    while (summary := client.get("/v1/usage/summary").json())["semantic_audits"] < 1:
+        assert time.monotonic() < deadline, "the audit was never recorded"
+        time.sleep(0.1)
+    (audit,) = [r for r in ledger_rows(client) if r["feature"] == "semantic_audit"]
+    assert audit["conversation_id"] == hit["conversation_id"]
+    assert audit["semantic_question"] == QUESTION
+    assert audit["output_tokens"] > 0
+    assert audit["semantic_audit_agreed"] in (True, False)
+    assert summary["semantic_audit_disagreements"] == int(not audit["semantic_audit_agreed"])
+    assert summary["by_feature"]["semantic_audit"]["calls"] == 1
+
+
+def test_no_audit_when_its_rate_is_zero(client: httpx.Client):
+    ask_json(client, QUESTION)
+    assert ask_json(client, PARAPHRASE)["usage"]["layer_hit"] == "semantic"
+    ask_json(client, "What does a lighthouse keeper do?")
+    assert client.get("/v1/usage/summary").json()["semantic_audits"] == 0
