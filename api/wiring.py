@@ -18,7 +18,6 @@ from rag.agent import Agent
 from rag.agent_tools import DocumentTools
 from rag.answering import Answerer
 from rag.asker import Asker
-from rag.batch_store import BatchStore
 from rag.batches import Batches
 from rag.embeddings import Embedder
 from rag.ledger import Ledger
@@ -31,6 +30,7 @@ from rag.semantic_cache import SemanticCache
 from rag.settings import Settings
 from rag.storage import Database, database_url
 from rag.storage.answers import AnswerCache
+from rag.storage.batches import BatchStore
 from rag.storage.conversations import ConversationStore
 from rag.storage.documents import DocumentRegistry
 from rag.storage.jobs import JobStore
@@ -183,8 +183,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_max_iterations=settings.agent_max_iterations,
             max_iterations_limit=settings.agent_max_iterations_limit,
         )
-        batch_store = BatchStore.open(settings.home)
-        stack.callback(batch_store.close)
+        batch_store = BatchStore(database)
         batches = Batches(
             retriever=retriever,
             claude=claude,

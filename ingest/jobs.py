@@ -129,8 +129,6 @@ class JobRunner:
 
     async def start(self) -> None:
         """Start the workers; they take queued jobs and those whose process died."""
-        for leftover in self.upload_dir.glob("*.part"):
-            leftover.unlink(missing_ok=True)
         self._workers = [
             asyncio.create_task(self._work(), name=f"strata-ingest-jobs-{n}")
             for n in range(self._worker_count)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from rag.batch_store import StoredBatch, StoredQuestion
 from rag.llm import BatchLine, CitationDelta, TextDelta
+from rag.storage.batches import StoredBatch, StoredQuestion
 from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature
 
 

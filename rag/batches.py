@@ -3,7 +3,7 @@
 submit() retrieves each question's chunks and builds the same layered prompt as an ask; the
 batch knows its own reuse, so a documents block shared by several of its questions is marked
 for caching (the first writes it, the others read it, every price halved). A poller collects
-ended batches into durable storage (rag/batch_store.py) and writes one ledger row per answered
+ended batches into durable storage (rag/storage/batches.py) and writes one ledger row per answered
 or errored question exactly once, also across a restart: rows already in the ledger (found
 by request id, `<upstream batch id>/<custom id>`) are never written again. Canceled and
 expired questions made no call and get no row.
@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from rag.batch_records import answered, call_record, question_record
-from rag.batch_store import BatchStore, StoredBatch, StoredQuestion
 from rag.cache_policy import CacheMark, LayerStats, decide
 from rag.errors import (
     InvalidInput,
@@ -40,6 +39,7 @@ from rag.pricing import Cost, PriceTable
 from rag.prompt import LayeredPrompt, build_prompt, documents_key
 from rag.retrieval import Retriever
 from rag.settings import CachePolicyName
+from rag.storage.batches import BatchStore, StoredBatch, StoredQuestion
 from rag.tracing import NO_TRACING, TraceSpan, Tracing, call_attributes
 from rag.types import CacheLayer, CallRecord, Chunk, Feature, Source
 

@@ -20,8 +20,8 @@ from api.schemas import (
     SourceOut,
     UsageOut,
 )
-from rag.batch_store import StoredBatch
 from rag.batches import BatchQuestion, QuestionResult
+from rag.storage.batches import StoredBatch
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -144,4 +145,42 @@ semantic_answers = Table(
     Column("usage", Text(), nullable=False),
     Column("created_epoch_ms", BigInteger(), nullable=False),
     Index("ix_semantic_answers_scope", "scope"),
+)
+
+# Batches of questions sent to the Message Batches API. A batch's calls go into the ledger
+# once: the process recording them holds recording_until_epoch_ms, then sets recorded.
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("upstream_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("counts", Text(), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("ended_at", String(40)),
+    Column("recorded", Boolean(), nullable=False),
+    Column("recording_until_epoch_ms", BigInteger()),
+    Index("ix_batches_recorded", "recorded"),
+)
+
+batch_questions = Table(
+    "batch_questions",
+    metadata,
+    Column("batch_id", String(64), ForeignKey("batches.id"), primary_key=True),
+    Column("position", Integer(), primary_key=True),
+    Column("custom_id", String(64), nullable=False),
+    Column("question", Text(), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("chunks", Text(), nullable=False),
+    Column("layer_prefix_tokens", Text(), nullable=False),
+    Column("prompt_tokens", Integer(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("answer", Text()),
+    Column("citations", Text(), nullable=False),
+    Column("usage", Text(), nullable=False),
+    Column("message_id", String(128)),
+    Column("stop_reason", String(32)),
+    Column("cache_miss_reason", String(64)),
+    Column("cache_missed_input_tokens", Integer()),
+    Column("error", Text()),
 )

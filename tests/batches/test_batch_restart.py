@@ -33,7 +33,7 @@ def test_a_batch_submitted_before_a_restart_is_collected_after_it_and_recorded_o
 
     # A process killed after its ledger rows were written but before it marked the batch
     # recorded leaves exactly this state behind.
-    with sqlite3.connect(corpus_home / "batches.sqlite3") as db:
+    with sqlite3.connect(corpus_home / "strata.sqlite3") as db:
         db.execute("UPDATE batches SET recorded = 0 WHERE id = ?", (batch["id"],))
 
     with (
