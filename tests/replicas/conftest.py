@@ -4,6 +4,7 @@ PostgreSQL, a real `chroma run` server and one emulator, and nothing else (no di
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -96,6 +97,7 @@ def chroma_url() -> Iterator[str]:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+        shutil.rmtree(path)
 
 
 @pytest.fixture(scope="module")
