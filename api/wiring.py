@@ -19,6 +19,7 @@ from rag.agent_tools import DocumentTools
 from rag.answering import Answerer
 from rag.asker import Asker
 from rag.batches import Batches
+from rag.context_sizing import ContextSizing
 from rag.embeddings import Embedder
 from rag.ledger import Ledger
 from rag.llm import Claude
@@ -153,6 +154,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_model=settings.model,
             default_top_k=settings.top_k,
             max_answer_tokens=settings.max_answer_tokens,
+            context_sizing=ContextSizing(
+                settings.context_score_margin, settings.context_token_budget
+            ),
             tracing=tracing,
             semantic_cache=(
                 SemanticCache(SemanticStore(database), embedder)

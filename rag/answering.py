@@ -22,6 +22,7 @@ from typing import Protocol
 
 from rag.answer_cache import StoredAnswer, answer_key
 from rag.cache_policy import CacheMark, LayerStats, ReuseTracker, decide
+from rag.context_sizing import ContextSizing, leans_on_conversation, sized_context
 from rag.errors import InvalidInput, UpstreamError
 from rag.generation import AnswerShape, tool_answer_text
 from rag.llm import CallMeter, CitationDelta, Claude, ClaudeRequest, ThinkingDelta, ToolInput
@@ -42,7 +43,17 @@ from rag.storage.answers import AnswerCache
 from rag.storage.conversations import Conversation, ConversationStore
 from rag.structured import StructuredAnswer
 from rag.tracing import NO_TRACING, TraceSpan, Tracing, call_attributes, prompt_attributes
-from rag.types import CacheLayer, CallRecord, Chunk, Citation, Feature, Source, Turn, Usage
+from rag.types import (
+    CacheLayer,
+    CallRecord,
+    Chunk,
+    Citation,
+    Feature,
+    RetrievedChunk,
+    Source,
+    Turn,
+    Usage,
+)
 
 _PROMPT_LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
 
@@ -143,6 +154,7 @@ class Answerer:
     default_model: str = "claude-sonnet-5-5"
     default_top_k: int = 8
     max_answer_tokens: int = 1024
+    context_sizing: ContextSizing = field(default_factory=ContextSizing)
     documents_reuse: ReuseTracker = field(default_factory=ReuseTracker)
     conversation_reuse: ReuseTracker = field(default_factory=ReuseTracker)
     tracing: Tracing = NO_TRACING
@@ -211,7 +223,7 @@ class Answerer:
             return
 
         try:
-            retrieved = await self.retriever.retrieve(question, top_k, trace)
+            retrieved = await self.retrieve_for(question, options.top_k, conversation, trace)
             # Answers that depend on a conversation are never served from, nor kept in, it.
             semantic = self.semantic_cache if use_answer_cache else None
             if semantic is not None:
@@ -243,9 +255,7 @@ class Answerer:
                         self._audits.add(task)
                         task.add_done_callback(self._audits.discard)
                     return
-            chunks, fresh = reused_or_new(
-                conversation, corpus_version, [r.chunk for r in retrieved]
-            )
+            chunks, fresh = self.context_of(retrieved, options.top_k, conversation, corpus_version)
             with self.tracing.span("strata.prompt", trace) as prompt_span:
                 prompt = self.layered_prompt(chunks, conversation, question, model, fresh=fresh)
                 prompt_span.set(prompt_attributes(prompt))
@@ -387,6 +397,53 @@ class Answerer:
                 semantic_audit_agreed=agreed,
             )
         )
+
+    async def retrieve_for(
+        self,
+        question: str,
+        top_k: int | None,
+        conversation: Conversation,
+        trace: TraceSpan | None = None,
+    ) -> list[RetrievedChunk]:
+        """The candidates for question: top_k of them, or the default top_k when None.
+
+        A follow-up that finds nothing on its own ("tell me more") leans on the conversation:
+        it is searched for together with the question before it.
+        """
+        wanted = top_k or self.default_top_k
+        retrieved = await self.retriever.retrieve(question, wanted, trace)
+        dense = not self.retriever.hybrid  # the standalone score is a cosine similarity
+        if conversation.turns and dense and leans_on_conversation(retrieved, self.context_sizing):
+            standalone = f"{conversation.turns[-1].question}\n{question}"
+            retrieved = await self.retriever.retrieve(standalone, wanted, trace)
+        return retrieved
+
+    def context_of(
+        self,
+        retrieved: list[RetrievedChunk],
+        top_k: int | None,
+        conversation: Conversation,
+        corpus_version: str,
+    ) -> tuple[list[Chunk], list[Chunk]]:
+        """The documents block and the chunks that go with it (see reused_or_new).
+
+        A request that names its top_k gets every retrieved chunk (within the token budget);
+        otherwise the context keeps those the question needs.
+        """
+        needed = retrieved if top_k else sized_context(retrieved, self.context_sizing)
+        return reused_or_new(conversation, corpus_version, [r.chunk for r in needed])
+
+    async def context_for(
+        self,
+        question: str,
+        top_k: int | None,
+        conversation: Conversation,
+        corpus_version: str,
+        trace: TraceSpan | None = None,
+    ) -> tuple[list[Chunk], list[Chunk]]:
+        """retrieve_for, then context_of: what a dry run of the ask would send."""
+        retrieved = await self.retrieve_for(question, top_k, conversation, trace)
+        return self.context_of(retrieved, top_k, conversation, corpus_version)
 
     async def _conversation(self, conversation_id: str | None) -> Conversation:
         if conversation_id is None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from rag.answer_cache import answer_key
-from rag.answering import Answerer, AskOptions, reused_or_new
+from rag.answering import Answerer, AskOptions
 from rag.errors import UpstreamError
 from rag.llm import CallMeter, ClaudeRequest
 from rag.models import ModelInfo
@@ -87,8 +87,9 @@ async def price_ask(
         key = answer_key(question, corpus_version, PROMPT_VERSION, model, key_options)
         answer_cached = await answerer.answer_cache.get(key) is not None
 
-    retrieved = await answerer.retriever.retrieve(question, top_k)
-    chunks, fresh = reused_or_new(conversation, corpus_version, [r.chunk for r in retrieved])
+    chunks, fresh = await answerer.context_for(
+        question, options.top_k, conversation, corpus_version
+    )
     prompt = answerer.layered_prompt(
         chunks, conversation, question, model, observe=False, fresh=fresh
     )

@@ -122,7 +122,13 @@ class Settings(BaseSettings):
         "disagreement rate; 0 turns the audit off.",
     )
     max_answer_tokens: int = Field(1024, ge=1, le=128_000, description="max_tokens for an answer.")
-    top_k: int = Field(8, ge=1, le=100, description="Chunks retrieved for a question.")
+    top_k: int = Field(
+        8,
+        ge=1,
+        le=100,
+        description="Most chunks retrieved for a question; its context keeps those it needs "
+        "(`STRATA_CONTEXT_SCORE_MARGIN`).",
+    )
     max_top_k: int = Field(
         50, ge=1, le=1000, description="Largest top_k a search or ask request may ask for."
     )
@@ -131,6 +137,14 @@ class Settings(BaseSettings):
     )
     context_token_budget: int = Field(
         12_000, ge=256, description="Most document tokens put into one prompt."
+    )
+    context_score_margin: float = Field(
+        0.12,
+        ge=0,
+        le=2,
+        description="How far below the best chunk's similarity a retrieved chunk may score and "
+        "still be sent: the context is sized per question, up to top_k chunks. The default is "
+        "the knee of grounding against context tokens on the benchmark's FAQ set.",
     )
     agent_max_iterations: int = Field(
         5,

@@ -153,10 +153,19 @@ def cache_policy() -> str:
 
 
 @pytest.fixture
-def strata_settings(corpus_home: Path, emulator_url: str, cache_policy: str) -> Settings:
+def context_score_margin() -> float:
+    # Every retrieved chunk is sent: these suites need a documents layer past the cache minimums.
+    return 2.0
+
+
+@pytest.fixture
+def strata_settings(
+    corpus_home: Path, emulator_url: str, cache_policy: str, context_score_margin: float
+) -> Settings:
     return Settings(  # type: ignore[call-arg]
         home=corpus_home,
         anthropic_base_url=emulator_url,
         cache_policy=cache_policy,
+        context_score_margin=context_score_margin,
         _env_file=None,
     )
