@@ -26,7 +26,10 @@ from sentence_transformers import SentenceTransformer
 MODEL = os.environ.get("PEER_MODEL", "claude-sonnet-5-5")
 MAX_TOKENS = 1024
 CACHE = {"type": "ephemeral"}
-CACHE_IDX = -1
+# cache_idx=-1 marks every message, which past two turns is more than the API's four
+# breakpoints (a 400); 0 marks the leading system message, where condense_plus_context
+# puts the retrieved context.
+CACHE_IDX = 0
 
 
 def _model_path() -> str:
@@ -180,7 +183,7 @@ def run_llamaindex(corpus: list[tuple[str, str]], jobs: list[dict[str, Any]]) ->
     documents = [Document(text=text, metadata={"source": name}) for name, text in corpus]
     index = VectorStoreIndex.from_documents(documents)
     for job in jobs:
-        # The documented way: cache_idx marks the messages up to that index (-1: all of them).
+        # The documented way: cache_idx marks the messages up to and including that index.
         llm = Anthropic(
             model=MODEL,
             max_tokens=MAX_TOKENS,
