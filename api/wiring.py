@@ -36,7 +36,7 @@ from rag.storage.conversations import ConversationStore
 from rag.storage.documents import DocumentRegistry
 from rag.storage.jobs import JobStore
 from rag.storage.semantic_answers import SemanticStore
-from rag.store import ChunkStore
+from rag.store import ChunkStore, collection_for
 from rag.tracing import open_tracing
 
 log = logging.getLogger("strata")
@@ -81,13 +81,20 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     settings.home.mkdir(parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
         # Loaded before serving, so /readyz turns true only once the model can embed.
-        embedder = Embedder(settings.embedding_model_path, settings.embedding_batch_size)
+        embedder = Embedder(
+            settings.embedding_model_path,
+            settings.embedding_batch_size,
+            precision=settings.embedding_precision,
+            onnx_dir=settings.home / "models",
+        )
         await asyncio.to_thread(embedder.load)
         database = await asyncio.to_thread(
             Database.open, database_url(settings.home, settings.database_url)
         )
         stack.callback(database.close)
-        store = ChunkStore.open(settings.home, settings.chroma_url)
+        store = ChunkStore.open(
+            settings.home, settings.chroma_url, collection_for(embedder.vector_space)
+        )
         stack.callback(store.close)
         registry = DocumentRegistry(database)
         pipeline = IngestPipeline(
@@ -102,6 +109,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # On PostgreSQL other replicas may be indexing right now: only long-idle ones fail.
         idle_seconds = _ABANDONED_AFTER_SECONDS if database.is_postgresql else 0
         await asyncio.to_thread(pipeline.recover, idle_seconds)
+        # Another embedder's vectors live in their own collection; after a switch, re-embed.
+        others = await asyncio.to_thread(store.others)
+        if others:
+            await asyncio.to_thread(pipeline.reconcile, others)
         # One table for the ledger and the answers, so both price a call the same way.
         prices = PriceTable.configured(settings.price_overrides)
         ledger = Ledger(database, prices)

