@@ -19,6 +19,7 @@ from rag.agent_tools import DocumentTools
 from rag.answering import Answerer
 from rag.asker import Asker
 from rag.batches import Batches
+from rag.cache_planner import CachePlanner
 from rag.context_sizing import ContextSizing
 from rag.embeddings import Embedder
 from rag.ledger import Ledger
@@ -153,6 +154,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         conversations = ConversationStore(database)
         answer_cache = AnswerCache(database)
+        planner = CachePlanner(settings.cache_policy, prices)
         answerer = Answerer(
             retriever=retriever,
             claude=claude,
@@ -161,7 +163,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ledger=ledger,
             prices=prices,
             corpus_version=registry.corpus_version,
-            cache_policy=settings.cache_policy,
+            planner=planner,
             default_model=settings.model,
             default_top_k=settings.top_k,
             max_answer_tokens=settings.max_answer_tokens,
@@ -180,9 +182,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         stack.push_async_callback(answerer.close_audits)
         router = None
         if settings.routing:
-            router = Router(
-                claude, ledger, model_info(settings.fast_model), settings.cache_policy, tracing
-            )
+            router = Router(claude, ledger, model_info(settings.fast_model), planner, tracing)
         asker = Asker(answerer, settings.max_answer_tokens_limit, router)
         agent_tools = DocumentTools(
             retriever,
@@ -205,7 +205,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             store=batch_store,
             ledger=ledger,
             prices=prices,
-            cache_policy=settings.cache_policy,
+            planner=planner,
             default_model=settings.model,
             default_top_k=settings.top_k,
             max_answer_tokens=settings.max_answer_tokens,

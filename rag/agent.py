@@ -23,7 +23,6 @@ import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,18 +37,19 @@ from rag.answering import (
     Retrieved,
     Thinking,
     Used,
-    call_record,
     citation_of,
     source_of,
+    variant_of,
 )
 from rag.asker import Asker
-from rag.cache_policy import LayerStats, ReuseTracker, decide
+from rag.cache_planner import PlannedLayer, layer_key
 from rag.errors import FeatureUnsupported, OverLimit, UpstreamError
-from rag.llm import CallMeter, CitationDelta, ClaudeRequest, ThinkingDelta, ToolInput
+from rag.llm import CitationDelta, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import ModelInfo
 from rag.prompt import Block, LayeredPrompt, estimate_tokens
+from rag.recorded_call import layer_hit, recorded_call
 from rag.storage.conversations import Conversation
-from rag.tracing import TraceSpan, call_attributes, prompt_attributes
+from rag.tracing import TraceSpan, prompt_attributes
 from rag.types import CacheLayer, Chunk, Citation, Feature, Source, Turn, Usage
 
 AGENT_SYSTEM_PROMPT = """\
@@ -160,8 +160,6 @@ class Agent:
     tools: DocumentTools
     default_max_iterations: int = 5
     max_iterations_limit: int = 10
-    # How often a loop goes on after each call: whether its newest tool results are read back.
-    continuation: ReuseTracker = field(default_factory=ReuseTracker)
 
     def check(
         self, question: str, options: AskOptions, max_iterations: int | None
@@ -218,6 +216,7 @@ class Agent:
                 info.model_id,
                 system=AGENT_SYSTEM_PROMPT,
                 tools=self.tools.definitions(),
+                variant=variant_of(options.shape),
             )
             prompt_span.set(prompt_attributes(prompt))
         conversation_id = conversation.conversation_id
@@ -296,7 +295,6 @@ class Agent:
         shape = options.shape
         cached_through = loop.marked_tokens
         messages = self._marked(loop, info)
-        self.continuation.observe(loop.key)
         params = shape.request_params({**prompt.request_params(), "messages": messages}, info)
         request = ClaudeRequest(
             model=model,
@@ -304,79 +302,79 @@ class Agent:
             prompt=params,
             previous_message_id=loop.previous_message_id,
         )
-        meter = CallMeter()
-        started_at = datetime.now(UTC)
-        wrote_text = False
-        call_span = answerer.tracing.start(
-            "claude.messages",
-            trace,
-            {"gen_ai.request.model": model, "strata.feature": Feature.AGENT},
+        prefixes = dict(prompt.layer_prefix_tokens)
+        if cached_through is not None:
+            prefixes[CacheLayer.CONVERSATION] = cached_through
+        sent = replace(
+            prompt,
+            messages=messages,
+            prompt_tokens=loop.prompt_tokens,
+            layer_prefix_tokens=prefixes,
         )
-        try:
-            async with aclosing(answerer.claude.stream(request, meter)) as events:
-                async for piece in events:
-                    if isinstance(piece, CitationDelta):
-                        citation = citation_of(piece, tuple(loop.found))
-                        if citation not in loop.citations:
-                            loop.citations.append(citation)
-                    elif isinstance(piece, ThinkingDelta):
-                        yield Thinking(piece.text)
-                    elif isinstance(piece, ToolInput):
-                        tool_use_id = piece.tool_use_id or ""
-                        yield ToolCalled(iteration, tool_use_id, piece.name, piece.input)
-                    else:
-                        if not wrote_text and loop.text:
-                            loop.text.append(_BETWEEN_CALLS)
-                            yield Delta(_BETWEEN_CALLS)
-                        wrote_text = True
-                        loop.text.append(piece.text)
-                        yield Delta(piece.text)
-        except UpstreamError as exc:
-            loop.failure = exc
-        finally:
-            prefixes = dict(prompt.layer_prefix_tokens)
-            if cached_through is not None:
-                prefixes[CacheLayer.CONVERSATION] = cached_through
-            sent = replace(
-                prompt,
-                messages=messages,
-                prompt_tokens=loop.prompt_tokens,
-                layer_prefix_tokens=prefixes,
-            )
-            record = call_record(Feature.AGENT, model, meter, started_at, sent, loop.failure)
-            record = replace(
-                record, conversation_id=conversation_id, http_request_id=http_request_id
-            )
-            answerer.ledger.record(record)
-            call_span.end(call_attributes(record), record.error)
-            cost = answerer.prices.cost_of(model, meter.usage)
-            loop.usage.append(meter.usage)
-            loop.costs.append(cost.cost_usd)
-            loop.costs_without_cache.append(cost.cost_without_cache_usd)
-            loop.layers.append(record.layer_hit)
+        wrote_text = False
+        recording = recorded_call(
+            answerer.ledger,
+            answerer.tracing,
+            Feature.AGENT,
+            model,
+            trace,
+            prompt=sent,
+            conversation_id=conversation_id,
+            http_request_id=http_request_id,
+        )
+        with recording as call:
+            try:
+                async with aclosing(answerer.claude.stream(request, call.meter)) as events:
+                    async for piece in events:
+                        if isinstance(piece, CitationDelta):
+                            citation = citation_of(piece, tuple(loop.found))
+                            if citation not in loop.citations:
+                                loop.citations.append(citation)
+                        elif isinstance(piece, ThinkingDelta):
+                            yield Thinking(piece.text)
+                        elif isinstance(piece, ToolInput):
+                            tool_use_id = piece.tool_use_id or ""
+                            yield ToolCalled(iteration, tool_use_id, piece.name, piece.input)
+                        else:
+                            if not wrote_text and loop.text:
+                                loop.text.append(_BETWEEN_CALLS)
+                                yield Delta(_BETWEEN_CALLS)
+                            wrote_text = True
+                            loop.text.append(piece.text)
+                            yield Delta(piece.text)
+            except UpstreamError as exc:
+                loop.failure = exc
+                call.failure = exc
+            finally:
+                cost = answerer.prices.cost_of(model, call.meter.usage)
+                loop.usage.append(call.meter.usage)
+                loop.costs.append(cost.cost_usd)
+                loop.costs_without_cache.append(cost.cost_without_cache_usd)
+                loop.layers.append(layer_hit(call.meter.usage, sent))
+        meter = call.meter
         loop.previous_message_id = meter.message_id or loop.previous_message_id
         loop.reply = meter.content
         loop.stop_reason = meter.stop_reason
 
     def _marked(self, loop: _Loop, info: ModelInfo) -> list[dict[str, Any]]:
-        """The loop's messages, the newest tool results marked if another call may read them.
+        """The loop's messages, the newest tool results marked as the cache planner decides.
 
-        The cache policy weighs the learned odds that a loop goes on after this many calls.
-        The mark moves with the loop, so a request carries at most one of its own.
+        Once a call of the loop is marked, every later one is too (its entry is live, and the
+        mark reads it); the first mark is weighed on how long recent loops went on. The mark
+        moves with the loop, so a request carries at most one of its own.
         """
         last = loop.messages[-1]
         content = last["content"]
         if not isinstance(content, list) or content[-1].get("type") != "tool_result":
             return loop.messages
-        answerer = self.asker.answerer
-        write, read = 1.25, 0.1
-        rates = answerer.prices.rates_for(info.model_id)
-        if rates is not None and rates.input_per_mtok > 0:
-            write = float(rates.cache_write_5m_per_mtok / rates.input_per_mtok)
-            read = float(rates.cache_read_per_mtok / rates.input_per_mtok)
-        odds = self.continuation.estimate(loop.key)
-        stats = LayerStats(loop.prompt_tokens, info.min_cacheable_tokens, odds, write, read)
-        mark = decide(answerer.cache_policy, CacheLayer.CONVERSATION, stats)
+        planned = PlannedLayer(
+            CacheLayer.CONVERSATION,
+            layer_key(info.model_id, "agent-loop", loop.key),
+            loop.prompt_tokens,
+            kind="agent",
+        )
+        marks = self.asker.answerer.planner.plan(info.model_id, [planned])
+        mark = marks.get(CacheLayer.CONVERSATION)
         if mark is None:
             return loop.messages
         loop.marked_tokens = loop.prompt_tokens

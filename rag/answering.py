@@ -18,14 +18,13 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
 
 from rag.answer_cache import StoredAnswer, answer_key
-from rag.cache_policy import CacheMark, LayerStats, ReuseTracker, decide
+from rag.cache_planner import CachePlanner
 from rag.context_sizing import ContextSizing, leans_on_conversation, sized_context
 from rag.errors import InvalidInput, UpstreamError
 from rag.generation import AnswerShape, tool_answer_text
-from rag.llm import CallMeter, CitationDelta, Claude, ClaudeRequest, ThinkingDelta, ToolInput
+from rag.llm import CitationDelta, Claude, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import model_info
 from rag.pricing import PriceTable
 from rag.prompt import (
@@ -34,15 +33,15 @@ from rag.prompt import (
     Block,
     LayeredPrompt,
     build_prompt,
-    documents_key,
+    planned_layers,
 )
+from rag.recorded_call import Ledger, layer_hit, recorded_call
 from rag.retrieval import Retriever
 from rag.semantic_cache import SemanticCache, SemanticMatch, semantic_scope
-from rag.settings import CachePolicyName
 from rag.storage.answers import AnswerCache
 from rag.storage.conversations import Conversation, ConversationStore
 from rag.structured import StructuredAnswer
-from rag.tracing import NO_TRACING, TraceSpan, Tracing, call_attributes, prompt_attributes
+from rag.tracing import NO_TRACING, TraceSpan, Tracing, prompt_attributes
 from rag.types import (
     CacheLayer,
     CallRecord,
@@ -54,12 +53,6 @@ from rag.types import (
     Turn,
     Usage,
 )
-
-_PROMPT_LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
-
-
-class _Ledger(Protocol):
-    def record(self, record: CallRecord) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,16 +140,14 @@ class Answerer:
     claude: Claude
     conversations: ConversationStore
     answer_cache: AnswerCache
-    ledger: _Ledger
+    ledger: Ledger
     prices: PriceTable
     corpus_version: Callable[[], str]
-    cache_policy: CachePolicyName = "adaptive"
+    planner: CachePlanner
     default_model: str = "claude-sonnet-5-5"
     default_top_k: int = 8
     max_answer_tokens: int = 1024
     context_sizing: ContextSizing = field(default_factory=ContextSizing)
-    documents_reuse: ReuseTracker = field(default_factory=ReuseTracker)
-    conversation_reuse: ReuseTracker = field(default_factory=ReuseTracker)
     tracing: Tracing = NO_TRACING
     # The paraphrase tier behind the exact answer cache; None when STRATA_SEMANTIC_CACHE=off.
     semantic_cache: SemanticCache | None = None
@@ -201,7 +192,7 @@ class Answerer:
         key_options = {"top_k": top_k, **shape.cache_fields()}
         key = answer_key(question, corpus_version, PROMPT_VERSION, model, key_options)
         use_answer_cache = (
-            self.cache_policy != "off" and not conversation.turns and shape.answer_cacheable
+            self.planner.policy != "off" and not conversation.turns and shape.answer_cacheable
         )
         # On a miss this request holds the key's claim: the same question elsewhere waits for
         # this answer instead of paying for its own (rag/storage/answers.py).
@@ -257,7 +248,9 @@ class Answerer:
                     return
             chunks, fresh = self.context_of(retrieved, options.top_k, conversation, corpus_version)
             with self.tracing.span("strata.prompt", trace) as prompt_span:
-                prompt = self.layered_prompt(chunks, conversation, question, model, fresh=fresh)
+                prompt = self.layered_prompt(
+                    chunks, conversation, question, model, fresh=fresh, variant=variant_of(shape)
+                )
                 prompt_span.set(prompt_attributes(prompt))
             sources = tuple(source_of(c) for c in prompt.chunks)
             yield Retrieved(conversation.conversation_id, sources)
@@ -269,42 +262,38 @@ class Answerer:
                 prompt=shape.request_params(prompt.request_params(), info),
                 previous_message_id=conversation.last_message_id,
             )
-            meter = CallMeter()
-            started_at = datetime.now(UTC)
             text: list[str] = []
             citations: list[Citation] = []
-            failure: UpstreamError | None = None
-            call_span = self.tracing.start(
-                "claude.messages", trace, {"gen_ai.request.model": model, "strata.feature": feature}
+            recording = recorded_call(
+                self.ledger,
+                self.tracing,
+                feature,
+                model,
+                trace,
+                prompt=prompt,
+                conversation_id=conversation.conversation_id,
+                http_request_id=http_request_id,
+                routed_from_model=options.routed_from_model,
             )
-            try:
-                async with aclosing(self.claude.stream(request, meter)) as events:
-                    async for piece in events:
-                        if isinstance(piece, CitationDelta):
-                            citation = citation_of(piece, prompt.chunks)
-                            if citation not in citations:
-                                citations.append(citation)
-                        elif isinstance(piece, ThinkingDelta):
-                            yield Thinking(piece.text)
-                        elif isinstance(piece, ToolInput):
-                            text.append(tool_answer_text(piece.input))
-                            yield Delta(text[-1])
-                        else:
-                            text.append(piece.text)
-                            yield Delta(piece.text)
-            except UpstreamError as exc:
-                failure = exc
-            finally:
-                record = call_record(feature, model, meter, started_at, prompt, failure)
-                self.ledger.record(
-                    replace(
-                        record,
-                        conversation_id=conversation.conversation_id,
-                        http_request_id=http_request_id,
-                        routed_from_model=options.routed_from_model,
-                    )
-                )
-                call_span.end(call_attributes(record), record.error)
+            with recording as call:
+                try:
+                    async with aclosing(self.claude.stream(request, call.meter)) as events:
+                        async for piece in events:
+                            if isinstance(piece, CitationDelta):
+                                citation = citation_of(piece, prompt.chunks)
+                                if citation not in citations:
+                                    citations.append(citation)
+                            elif isinstance(piece, ThinkingDelta):
+                                yield Thinking(piece.text)
+                            elif isinstance(piece, ToolInput):
+                                text.append(tool_answer_text(piece.input))
+                                yield Delta(text[-1])
+                            else:
+                                text.append(piece.text)
+                                yield Delta(piece.text)
+                except UpstreamError as exc:
+                    call.failure = exc
+            meter, failure = call.meter, call.failure
             answer = "".join(text)
             if failure is None:
                 try:
@@ -364,39 +353,42 @@ class Answerer:
     ) -> None:
         """Answer question for real, and record whether it agrees with the answer served."""
         assert self.semantic_cache is not None
-        prompt = self.layered_prompt(chunks, conversation, question, model, observe=False)
+        prompt = self.layered_prompt(
+            chunks, conversation, question, model, observe=False, variant=variant_of(shape)
+        )
         info = model_info(model)
         request = ClaudeRequest(
             model=model,
             max_tokens=shape.max_tokens(self.max_answer_tokens, info.max_output_tokens),
             prompt=shape.request_params(prompt.request_params(), info),
         )
-        meter = CallMeter()
-        started_at = datetime.now(UTC)
         text: list[str] = []
-        failure: UpstreamError | None = None
-        try:
-            async with aclosing(self.claude.stream(request, meter)) as events:
-                async for piece in events:
-                    if isinstance(piece, ToolInput):
-                        text.append(tool_answer_text(piece.input))
-                    elif not isinstance(piece, CitationDelta | ThinkingDelta):
-                        text.append(piece.text)
-        except UpstreamError as exc:
-            failure = exc
-        agreed = None
-        if failure is None:
-            agreed = await self.semantic_cache.agree(served.answer.text, "".join(text))
-        record = call_record(Feature.SEMANTIC_AUDIT, model, meter, started_at, prompt, failure)
-        self.ledger.record(
-            replace(
-                record,
-                conversation_id=conversation.conversation_id,
+        recording = recorded_call(
+            self.ledger,
+            self.tracing,
+            Feature.SEMANTIC_AUDIT,
+            model,
+            prompt=prompt,
+            conversation_id=conversation.conversation_id,
+        )
+        with recording as call:
+            try:
+                async with aclosing(self.claude.stream(request, call.meter)) as events:
+                    async for piece in events:
+                        if isinstance(piece, ToolInput):
+                            text.append(tool_answer_text(piece.input))
+                        elif not isinstance(piece, CitationDelta | ThinkingDelta):
+                            text.append(piece.text)
+            except UpstreamError as exc:
+                call.failure = exc
+            agreed = None
+            if call.failure is None:
+                agreed = await self.semantic_cache.agree(served.answer.text, "".join(text))
+            call.annotate(
                 semantic_question=served.question,
                 semantic_similarity=served.similarity,
                 semantic_audit_agreed=agreed,
             )
-        )
 
     async def retrieve_for(
         self,
@@ -460,34 +452,17 @@ class Answerer:
         system: str = SYSTEM_PROMPT,
         tools: Sequence[Block] = (),
         fresh: Sequence[Chunk] = (),
+        variant: str = "",
     ) -> LayeredPrompt:
-        """The prompt with the marks the cache policy chose for each of its layers.
+        """The prompt with the marks the cache planner chose for each of its layers.
 
-        observe=False leaves the reuse estimates alone: a dry run is not traffic. system and
-        tools replace the answering defaults (agentic answering brings its own).
+        observe=False leaves the planner alone: a dry run is not traffic. system and tools
+        replace the answering defaults (agentic answering brings its own); variant names the
+        request options that change the cached bytes (see variant_of).
         """
-        info = model_info(model)
-        rates = self.prices.rates_for(model)
-        write, read = 1.25, 0.1
-        if rates is not None and rates.input_per_mtok > 0:
-            write = float(rates.cache_write_5m_per_mtok / rates.input_per_mtok)
-            read = float(rates.cache_read_per_mtok / rates.input_per_mtok)
         draft = build_prompt(chunks, conversation.turns, question, {}, system, tools, fresh)
-        reuse = {
-            CacheLayer.SYSTEM: 1.0,
-            CacheLayer.DOCUMENTS: self.documents_reuse.estimate(documents_key(chunks)),
-            CacheLayer.CONVERSATION: self.conversation_reuse.estimate(conversation.conversation_id),
-        }
-        marks: dict[CacheLayer, CacheMark] = {}
-        for layer, prefix_tokens in draft.layer_prefix_tokens.items():
-            stats = LayerStats(prefix_tokens, info.min_cacheable_tokens, reuse[layer], write, read)
-            mark = decide(self.cache_policy, layer, stats)
-            if mark is not None:
-                marks[layer] = mark
-        if observe and chunks:
-            self.documents_reuse.observe(documents_key(chunks))
-        if observe:
-            self.conversation_reuse.observe(conversation.conversation_id)
+        layers = planned_layers(draft, model, variant, conversation.conversation_id)
+        marks = self.planner.plan(model, layers, observe=observe)
         return build_prompt(chunks, conversation.turns, question, marks, system, tools, fresh)
 
     async def _replay(
@@ -540,6 +515,11 @@ class Answerer:
         return Used(usage, cost.cost_usd, cost.cost_without_cache_usd, cost.saved_usd, layer_hit)
 
 
+def variant_of(shape: AnswerShape) -> str:
+    """The answer options that change a request's cached bytes: format (citations) and thinking."""
+    return f"{shape.format}|{shape.thinking!r}"
+
+
 def reused_or_new(
     conversation: Conversation, corpus_version: str, retrieved: list[Chunk]
 ) -> tuple[list[Chunk], list[Chunk]]:
@@ -569,51 +549,3 @@ def citation_of(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:
 def source_of(chunk: Chunk) -> Source:
     """The source entry an answer lists for chunk."""
     return Source(chunk.chunk_id, chunk.document_id, chunk.source, chunk.title)
-
-
-def _calibrated_prefixes(usage: Usage, prompt: LayeredPrompt) -> dict[CacheLayer, int]:
-    """Each layer's prefix in the API's tokens: the estimates scaled to the reported total."""
-    estimated = prompt.prompt_tokens
-    if usage.prompt_tokens <= 0 or estimated <= 0:
-        return dict(prompt.layer_prefix_tokens)
-    scale = usage.prompt_tokens / estimated
-    return {layer: round(tokens * scale) for layer, tokens in prompt.layer_prefix_tokens.items()}
-
-
-def layer_hit(usage: Usage, prompt: LayeredPrompt) -> CacheLayer:
-    """The deepest layer whose whole prefix was read from the cache."""
-    read = usage.cache_read_input_tokens
-    if read <= 0:
-        return CacheLayer.NONE
-    prefixes = _calibrated_prefixes(usage, prompt)
-    hit = CacheLayer.SYSTEM
-    for layer in _PROMPT_LAYERS:
-        # 5% slack: the per-layer split is an estimate, only the total is exact.
-        if layer in prefixes and read >= prefixes[layer] * 0.95:
-            hit = layer
-    return hit
-
-
-def call_record(
-    feature: Feature,
-    model: str,
-    meter: CallMeter,
-    started_at: datetime,
-    prompt: LayeredPrompt,
-    failure: Exception | None,
-) -> CallRecord:
-    """The ledger record of one streamed call over prompt, as far as meter saw it."""
-    return CallRecord(
-        feature=feature,
-        model=model,
-        usage=meter.usage,
-        started_at=started_at,
-        latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
-        time_to_first_token_ms=meter.time_to_first_token_ms,
-        request_id=meter.request_id,
-        layer_hit=layer_hit(meter.usage, prompt),
-        layer_prefix_tokens=_calibrated_prefixes(meter.usage, prompt),
-        cache_miss_reason=meter.cache_miss_reason,
-        cache_missed_input_tokens=meter.cache_missed_input_tokens,
-        error=str(failure) if failure is not None else None,
-    )

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from rag.batch_records import answered, call_record, question_record
-from rag.cache_policy import CacheMark, LayerStats, decide
+from rag.cache_planner import CacheMark, CachePlanner
 from rag.errors import (
     InvalidInput,
     LedgerUnavailable,
@@ -38,7 +38,6 @@ from rag.models import model_info
 from rag.pricing import Cost, PriceTable
 from rag.prompt import LayeredPrompt, build_prompt, documents_key
 from rag.retrieval import Retriever
-from rag.settings import CachePolicyName
 from rag.storage.batches import BatchStore, StoredBatch, StoredQuestion
 from rag.tracing import NO_TRACING, TraceSpan, Tracing, call_attributes
 from rag.types import CacheLayer, CallRecord, Chunk, Feature, Source
@@ -92,7 +91,7 @@ class Batches:
     store: BatchStore
     ledger: _Ledger
     prices: PriceTable
-    cache_policy: CachePolicyName = "adaptive"
+    planner: CachePlanner
     default_model: str = "claude-sonnet-5-5"
     default_top_k: int = 8
     max_answer_tokens: int = 1024
@@ -270,7 +269,7 @@ class Batches:
     def _prompts(
         self, questions: list[str], models: list[str], chunk_sets: list[list[Chunk]]
     ) -> list[LayeredPrompt]:
-        """Each question's prompt, its documents block marked when others in the batch share it.
+        """Each question's prompt, each layer marked when enough others in the batch share it.
 
         In a batch the reuse is known, not estimated: of n questions on the same model with
         the same chunk set, the first writes the block and the other n - 1 can read it.
@@ -278,17 +277,17 @@ class Batches:
         shared = Counter(
             (model, documents_key(chunks)) for model, chunks in zip(models, chunk_sets, strict=True)
         )
+        by_model = Counter(models)
         prompts = []
         for question, model, chunks in zip(questions, models, chunk_sets, strict=True):
             draft = build_prompt(chunks, (), question, {})
-            same = shared[(model, documents_key(chunks))]
-            reuse = {CacheLayer.SYSTEM: 1.0, CacheLayer.DOCUMENTS: (same - 1) / same}
-            write, read = self._multipliers(model)
-            minimum = model_info(model).min_cacheable_tokens
+            copies = {
+                CacheLayer.SYSTEM: by_model[model],
+                CacheLayer.DOCUMENTS: shared[(model, documents_key(chunks))],
+            }
             marks: dict[CacheLayer, CacheMark] = {}
             for layer, prefix_tokens in draft.layer_prefix_tokens.items():
-                stats = LayerStats(prefix_tokens, minimum, reuse.get(layer, 0.0), write, read)
-                mark = decide(self.cache_policy, layer, stats)
+                mark = self.planner.plan_batch(model, prefix_tokens, copies.get(layer, 1))
                 if mark is not None:
                     marks[layer] = mark
             prompts.append(build_prompt(chunks, (), question, marks))
@@ -296,16 +295,6 @@ class Batches:
 
     def _max_tokens(self, model: str) -> int:
         return min(self.max_answer_tokens, model_info(model).max_output_tokens)
-
-    def _multipliers(self, model: str) -> tuple[float, float]:
-        """The 5-minute write and the read price as multiples of the input price."""
-        rates = self.prices.rates_for(model)
-        if rates is None or rates.input_per_mtok <= 0:
-            return 1.25, 0.1
-        return (
-            float(rates.cache_write_5m_per_mtok / rates.input_per_mtok),
-            float(rates.cache_read_per_mtok / rates.input_per_mtok),
-        )
 
     def _result(self, question: StoredQuestion) -> QuestionResult:
         sources = tuple(

@@ -13,29 +13,26 @@ made. Output is unknown before generation, so the predicted totals price max_tok
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from rag.answer_cache import answer_key
-from rag.answering import Answerer, AskOptions
-from rag.errors import UpstreamError
-from rag.llm import CallMeter, ClaudeRequest
+from rag.answering import Answerer, AskOptions, variant_of
+from rag.llm import ClaudeRequest
 from rag.models import ModelInfo
-from rag.prompt import PROMPT_VERSION, LayeredPrompt, documents_key, estimate_tokens
+from rag.prompt import PROMPT_VERSION, LayeredPrompt, estimate_tokens, planned_layers
+from rag.recorded_call import recorded_call
 from rag.storage.conversations import Conversation
-from rag.types import CacheLayer, CallRecord, Feature, Usage
+from rag.types import CacheLayer, Feature, Usage
 
 ASSUMPTION = (
     "A marked layer is predicted to be read from the prompt cache when this process sent the "
-    "same content within the last 5 minutes: the system layer after any ask, the documents "
-    "layer after an ask over the same chunks. A follow-up is predicted to read through its "
-    "documents layer and to write its conversation layer anew. Marked layers not predicted "
-    "read are written at the 5-minute rate. Layer sizes are Strata's estimates scaled to the "
-    "counted total. Another process, another model or an evicted entry can make the "
-    "prediction wrong; output is priced at max_tokens, an upper bound."
+    "same content, marked, within the TTL of that mark (5 minutes or 1 hour). A follow-up is "
+    "predicted to read through its documents layer and to write its conversation layer anew. "
+    "Marked layers not predicted read are written at the 5-minute rate. Layer sizes are "
+    "Strata's estimates scaled to the counted total. Another process, another model or an "
+    "evicted entry can make the prediction wrong; output is priced at max_tokens, an upper bound."
 )
 _LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
 
@@ -82,7 +79,7 @@ async def price_ask(
         conversation = await answerer.conversations.load(options.conversation_id)
     corpus_version = await asyncio.to_thread(answerer.corpus_version)
     answer_cached = False
-    if answerer.cache_policy != "off" and not conversation.turns and shape.answer_cacheable:
+    if answerer.planner.policy != "off" and not conversation.turns and shape.answer_cacheable:
         key_options = {"top_k": top_k, **shape.cache_fields()}
         key = answer_key(question, corpus_version, PROMPT_VERSION, model, key_options)
         answer_cached = await answerer.answer_cache.get(key) is not None
@@ -90,8 +87,9 @@ async def price_ask(
     chunks, fresh = await answerer.context_for(
         question, options.top_k, conversation, corpus_version
     )
+    variant = variant_of(shape)
     prompt = answerer.layered_prompt(
-        chunks, conversation, question, model, observe=False, fresh=fresh
+        chunks, conversation, question, model, observe=False, fresh=fresh, variant=variant
     )
     request = ClaudeRequest(
         model=model,
@@ -100,7 +98,11 @@ async def price_ask(
     )
     input_tokens = await _count(answerer, request, conversation, http_request_id)
 
-    layers = _layers(answerer, prompt, conversation, input_tokens, question)
+    live = {
+        planned.layer: answerer.planner.live(planned.key)
+        for planned in planned_layers(prompt, model, variant, conversation.conversation_id)
+    }
+    layers = _layers(prompt, live, input_tokens, question)
     read = _prefix_end(layers, lambda layer: layer.cached)
     written = max(_prefix_end(layers, lambda layer: layer.marked) - read, 0)
     predicted = Usage(
@@ -131,50 +133,37 @@ async def _count(
     http_request_id: str | None,
 ) -> int:
     """The count endpoint's answer, with its own ledger row (counting bills no tokens)."""
-    meter = CallMeter()
-    started_at = datetime.now(UTC)
-    failure: UpstreamError | None = None
-    try:
-        return await answerer.claude.count_tokens(request, meter)
-    except UpstreamError as exc:
-        failure = exc
-        raise
-    finally:
-        record = CallRecord(
-            feature=Feature.COUNT,
-            model=request.model,
-            usage=Usage(),
-            started_at=started_at,
-            latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
-            request_id=meter.request_id,
-            conversation_id=conversation.conversation_id or None,
-            http_request_id=http_request_id,
-            error=str(failure) if failure is not None else None,
-        )
-        answerer.ledger.record(record)
-        answerer.tracing.record_call(record)
+    recording = recorded_call(
+        answerer.ledger,
+        answerer.tracing,
+        Feature.COUNT,
+        request.model,
+        conversation_id=conversation.conversation_id or None,
+        http_request_id=http_request_id,
+    )
+    with recording as call:
+        return await answerer.claude.count_tokens(request, call.meter)
 
 
 def _layers(
-    answerer: Answerer,
-    prompt: LayeredPrompt,
-    conversation: Conversation,
-    input_tokens: int,
-    question: str,
+    prompt: LayeredPrompt, live: dict[CacheLayer, bool], input_tokens: int, question: str
 ) -> tuple[LayerEstimate, ...]:
-    """Each present layer's share of the counted tokens, its mark and its predicted read."""
+    """Each present layer's share of the counted tokens, its mark and its predicted read.
+
+    live says which layers' entries a mark sent within its TTL should still hold; a
+    conversation's live entry holds the turns before the last, so its layer counts as written.
+    """
     prefixes = prompt.layer_prefix_tokens
     estimated_total = max(prefixes.values()) + estimate_tokens(question)
     scale = input_tokens / estimated_total if estimated_total else 0.0
-    recent = {
-        CacheLayer.SYSTEM: answerer.conversation_reuse.carried_anything_recently(),
-        CacheLayer.DOCUMENTS: bool(prompt.chunks)
-        and answerer.documents_reuse.carried_recently(documents_key(prompt.chunks)),
-        CacheLayer.CONVERSATION: False,
-    }
+    read = {**live, CacheLayer.CONVERSATION: False}
     present = [layer for layer in _LAYERS if layer in prefixes]
     read_through = max(
-        (i for i, layer in enumerate(present) if layer in prompt.marked_layers and recent[layer]),
+        (
+            i
+            for i, layer in enumerate(present)
+            if layer in prompt.marked_layers and read.get(layer, False)
+        ),
         default=-1,
     )
     layers: list[LayerEstimate] = []

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.cache_policy import CacheMark
+from rag.cache_planner import CacheMark, PlannedLayer, layer_key
 from rag.types import CacheLayer, Chunk, RetrievedChunk, Turn
 
 SYSTEM_PROMPT = """\
@@ -68,7 +68,7 @@ class LayeredPrompt:
         return params
 
     def layer_bytes(self, layer: CacheLayer) -> bytes:
-        """Canonical JSON of everything up to the end of layer: what the cache keys on."""
+        """Canonical JSON of everything up to the end of layer (marks left out): the cache key."""
         if layer is CacheLayer.SYSTEM:
             prefix: Any = [self.tools, self.system]
         elif layer is CacheLayer.DOCUMENTS:
@@ -76,7 +76,44 @@ class LayeredPrompt:
             prefix = [self.tools, self.system, first]
         else:
             prefix = [self.tools, self.system, self.messages[:-1]]
-        return json.dumps(prefix, sort_keys=True, ensure_ascii=False).encode()
+        return json.dumps(_unmarked(prefix), sort_keys=True, ensure_ascii=False).encode()
+
+
+def planned_layers(
+    draft: LayeredPrompt, model: str, variant: str, conversation_key: str
+) -> list[PlannedLayer]:
+    """The draft's layers as the cache planner weighs them, each keyed by its cached bytes.
+
+    variant names the request options outside the prompt that change the cached bytes
+    (thinking, the output format and with it the citations toggle). A conversation's layer is
+    keyed by the conversation over the prefix above it: its bytes grow every turn, and the
+    entry the previous turn wrote is read back through the lookback.
+    """
+    system = _digest(draft.layer_bytes(CacheLayer.SYSTEM))
+    above = system
+    if CacheLayer.DOCUMENTS in draft.layer_prefix_tokens:
+        above = _digest(draft.layer_bytes(CacheLayer.DOCUMENTS))
+    content = {
+        CacheLayer.SYSTEM: system,
+        CacheLayer.DOCUMENTS: above,
+        CacheLayer.CONVERSATION: f"{above}:{conversation_key}",
+    }
+    return [
+        PlannedLayer(layer, layer_key(model, variant, str(layer), content[layer]), tokens)
+        for layer, tokens in draft.layer_prefix_tokens.items()
+    ]
+
+
+def _unmarked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unmarked(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_unmarked(item) for item in value]
+    return value
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def order_chunks(chunks: Sequence[Chunk | RetrievedChunk]) -> tuple[Chunk, ...]:

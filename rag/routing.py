@@ -22,25 +22,22 @@ figure (routing_net_saved_usd), so the choice can be checked on real traffic.
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.answer_cache import normalise_question
-from rag.cache_policy import LayerStats, decide
+from rag.cache_planner import CachePlanner, PlannedLayer, layer_key
 from rag.errors import UpstreamError
 from rag.generation import tool_answer_text
-from rag.llm import CallMeter, Claude, ClaudeRequest, TextDelta, ToolInput
+from rag.llm import Claude, ClaudeRequest, TextDelta, ToolInput
 from rag.models import ModelInfo
 from rag.prompt import estimate_tokens
-from rag.settings import CachePolicyName
+from rag.recorded_call import Ledger, recorded_call
 from rag.structured import parse_structured, structured_params
 from rag.tracing import NO_TRACING, Tracing
-from rag.types import CacheLayer, CallRecord, Feature
+from rag.types import CacheLayer, Feature
 
 log = logging.getLogger("strata.routing")
 
@@ -132,18 +129,14 @@ class RouteDecision(BaseModel):
     trivial: bool = Field(description="True when the fast model can answer the message as well.")
 
 
-class _Ledger(Protocol):
-    def record(self, record: CallRecord) -> None: ...
-
-
 @dataclass
 class Router:
     """Classifies questions on the fast model and remembers the answers."""
 
     claude: Claude
-    ledger: _Ledger
+    ledger: Ledger
     fast: ModelInfo
-    cache_policy: CachePolicyName = "adaptive"
+    planner: CachePlanner
     tracing: Tracing = NO_TRACING
     _decisions: OrderedDict[str, bool] = field(default_factory=OrderedDict)
     _last_message_id: str | None = None
@@ -176,45 +169,33 @@ class Router:
             prompt=self._prompt(question, prefix_tokens),
             previous_message_id=self._last_message_id,
         )
-        meter = CallMeter()
-        started_at = datetime.now(UTC)
         text: list[str] = []
-        failure: UpstreamError | None = None
-        try:
-            async for piece in self.claude.stream(request, meter):
-                if isinstance(piece, ToolInput):
-                    text.append(tool_answer_text(piece.input))
-                elif isinstance(piece, TextDelta):
-                    text.append(piece.text)
-            decision = parse_structured(RouteDecision, "".join(text))
-        except UpstreamError as exc:
-            failure = exc
-            raise
-        finally:
-            self._last_message_id = meter.message_id or self._last_message_id
-            record = CallRecord(
-                feature=Feature.ROUTE,
-                model=self.fast.model_id,
-                usage=meter.usage,
-                started_at=started_at,
-                latency_ms=round((time.perf_counter() - meter.started_at) * 1000, 3),
-                time_to_first_token_ms=meter.time_to_first_token_ms,
-                request_id=meter.request_id,
-                layer_prefix_tokens={CacheLayer.SYSTEM: prefix_tokens},
-                cache_miss_reason=meter.cache_miss_reason,
-                cache_missed_input_tokens=meter.cache_missed_input_tokens,
-                http_request_id=http_request_id,
-                error=str(failure) if failure is not None else None,
-            )
-            self.ledger.record(record)
-            self.tracing.record_call(record)
+        recording = recorded_call(
+            self.ledger,
+            self.tracing,
+            Feature.ROUTE,
+            self.fast.model_id,
+            layer_prefix_tokens={CacheLayer.SYSTEM: prefix_tokens},
+            http_request_id=http_request_id,
+        )
+        with recording as call:
+            try:
+                async for piece in self.claude.stream(request, call.meter):
+                    if isinstance(piece, ToolInput):
+                        text.append(tool_answer_text(piece.input))
+                    elif isinstance(piece, TextDelta):
+                        text.append(piece.text)
+                decision = parse_structured(RouteDecision, "".join(text))
+            finally:
+                self._last_message_id = call.meter.message_id or self._last_message_id
         return decision.trivial
 
     def _prompt(self, question: str, prefix_tokens: int) -> dict[str, object]:
         examples: dict[str, object] = {"type": "text", "text": ROUTING_EXAMPLES}
-        # Every classification reads this prefix back: reuse is certain while traffic flows.
-        stats = LayerStats(prefix_tokens, self.fast.min_cacheable_tokens, 1.0)
-        mark = decide(self.cache_policy, CacheLayer.SYSTEM, stats)
+        model = self.fast.model_id
+        key = layer_key(model, "route", ROUTING_SYSTEM_PROMPT, ROUTING_EXAMPLES)
+        prefix = PlannedLayer(CacheLayer.SYSTEM, key, prefix_tokens)
+        mark = self.planner.plan(model, [prefix]).get(CacheLayer.SYSTEM)
         if mark is not None:
             examples = {**examples, "cache_control": mark.as_param()}
         params: dict[str, object] = {

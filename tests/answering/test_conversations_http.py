@@ -81,3 +81,22 @@ def test_a_follow_up_on_other_chunks_still_reads_the_documents_block(client: htt
         >= (first["usage"]["cache_creation_input_tokens"])
     )
     assert follow_up["usage"]["layer_hit"] in ("documents", "conversation")
+
+
+def test_two_turn_conversations_cost_less_than_caching_off_under_the_default_policy(
+    client: httpx.Client,
+):
+    turns = []
+    for topic in ("lighthouse keepers", "sourdough starters", "the waggle dance"):
+        first = ask_json(client, f"Tell me about {topic}.", top_k=4)
+        second = ask_json(
+            client, f"Anything else on {topic}?", conversation_id=first["conversation_id"]
+        )
+        turns.append((first["usage"], second["usage"]))
+    for first, second in turns:
+        # The first turn writes its documents block; the second, the last use, reads it.
+        assert first["cache_creation_input_tokens"] > 0
+        assert second["cache_read_input_tokens"] >= first["cache_creation_input_tokens"]
+    cost = sum(u["cost_usd"] for pair in turns for u in pair)
+    without_cache = sum(u["cost_without_cache_usd"] for pair in turns for u in pair)
+    assert cost < without_cache

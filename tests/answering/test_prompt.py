@@ -2,7 +2,7 @@ import json
 import random
 import re
 
-from rag.cache_policy import CacheMark
+from rag.cache_planner import CacheMark
 from rag.prompt import PROMPT_VERSION, SYSTEM_PROMPT, build_prompt, documents_key
 from rag.types import CacheLayer, Chunk, RetrievedChunk, Turn
 

@@ -42,18 +42,20 @@ def test_a_batch_answers_every_question_with_sources_citations_and_usage(
         assert result["usage"]["output_tokens"] > 0
 
 
-# Unbatched USD per million tokens from the reference table: input, 5-minute write, read, output.
+# Unbatched USD per million tokens from the reference table: input, 5-minute write, 1-hour
+# write, read, output.
 UNBATCHED_PRICES = {
-    "claude-sonnet-5-5": (2.0, 2.5, 0.10, 10.0),
-    "claude-haiku-4-5": (1.0, 1.25, 0.10, 5.0),
+    "claude-sonnet-5-5": (2.0, 2.5, 4.0, 0.10, 10.0),
+    "claude-haiku-4-5": (1.0, 1.25, 2.0, 0.10, 5.0),
 }
 
 
 def unbatched_cost_usd(model: str, row: dict) -> float:
-    price_in, price_write, price_read, price_out = UNBATCHED_PRICES[model]
+    price_in, price_write, price_write_1h, price_read, price_out = UNBATCHED_PRICES[model]
     return (
         row["input_tokens"] * price_in
         + row["cache_creation_5m_input_tokens"] * price_write
+        + row["cache_creation_1h_input_tokens"] * price_write_1h
         + row["cache_read_input_tokens"] * price_read
         + row["output_tokens"] * price_out
     ) / 1_000_000
@@ -73,8 +75,10 @@ def test_batch_calls_are_in_the_ledger_at_half_price_and_shared_chunks_are_read_
         assert row["model"] == model
         assert row["error"] is None
         assert row["cost_usd"] == pytest.approx(unbatched_cost_usd(model, row) / 2, rel=1e-9)
-    # The first question writes the shared documents block; the others read it at batch price.
+    # The first question writes the shared documents block, for an hour (batch requests run
+    # concurrently); the others read it at batch price.
     writes = [r for r in rows if r["cache_creation_input_tokens"] > 0]
+    assert all(r["cache_creation_1h_input_tokens"] > 0 for r in writes)
     reads = [r for r in rows if r["cache_read_input_tokens"] > 0]
     assert len(writes) == 1
     assert len(reads) == len(QUESTIONS) - 1
