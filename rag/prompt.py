@@ -39,6 +39,7 @@ PROMPT_VERSION = hashlib.sha256(f"{_FORMAT_REVISION}\n{SYSTEM_PROMPT}".encode())
 _CHARS_PER_TOKEN = 4
 _BLOCK_OVERHEAD_TOKENS = 4
 _LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
+_FINGERPRINT_CHARS = 16
 
 Block = dict[str, Any]
 
@@ -77,6 +78,41 @@ class LayeredPrompt:
         else:
             prefix = [self.tools, self.system, self.messages[:-1]]
         return json.dumps(_unmarked(prefix), sort_keys=True, ensure_ascii=False).encode()
+
+
+def prefix_boundaries(prompt: LayeredPrompt) -> list[tuple[str, int]]:
+    """Where a cache entry of prompt can end, each with the estimated tokens up to there.
+
+    The boundaries are the end of the system layer, of the documents block and of every
+    message but the last; each is named by a digest of the bytes before it (marks left out),
+    so two requests share a boundary's name exactly when they share that prefix.
+    """
+    digest = hashlib.sha256()
+    tokens = 0
+    found: list[tuple[str, int]] = []
+
+    def add(blocks: Sequence[Block], boundary: bool) -> None:
+        nonlocal tokens
+        for block in blocks:
+            digest.update(json.dumps(_unmarked(block), sort_keys=True, ensure_ascii=False).encode())
+            digest.update(b"\x1e")
+            tokens += _tokens([block])
+        if boundary:
+            found.append((digest.copy().hexdigest()[:_FINGERPRINT_CHARS], tokens))
+
+    add([*prompt.tools, *prompt.system], boundary=True)
+    last = len(prompt.messages) - 1
+    for index, message in enumerate(prompt.messages):
+        digest.update(f"\x1d{message['role']}".encode())
+        content = message["content"]
+        if isinstance(content, str):
+            content = [_text(content)]
+        if index == 0 and prompt.block_chunks:
+            add(content[: len(prompt.block_chunks)], boundary=True)
+            content = content[len(prompt.block_chunks) :]
+        if index < last:
+            add(content, boundary=True)
+    return found
 
 
 def planned_layers(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from rag.errors import UpstreamError
 from rag.llm import CallMeter
-from rag.prompt import LayeredPrompt
+from rag.prompt import LayeredPrompt, prefix_boundaries
 from rag.tracing import TraceSpan, Tracing, call_attributes
 from rag.types import CacheLayer, CallRecord, Feature, Usage
 
@@ -98,9 +98,14 @@ def call_record(feature: Feature, model: str, call: RecordedCall) -> CallRecord:
     meter = call.meter
     prefixes = dict(call.layer_prefix_tokens)
     hit = CacheLayer.NONE
+    fingerprints: tuple[tuple[str, int], ...] = ()
     if call.prompt is not None:
         prefixes = calibrated_prefixes(meter.usage, call.prompt)
         hit = layer_hit(meter.usage, call.prompt)
+        scale = _scale(meter.usage, call.prompt)
+        fingerprints = tuple(
+            (digest, round(tokens * scale)) for digest, tokens in prefix_boundaries(call.prompt)
+        )
     return CallRecord(
         feature=feature,
         model=model,
@@ -114,16 +119,21 @@ def call_record(feature: Feature, model: str, call: RecordedCall) -> CallRecord:
         cache_miss_reason=meter.cache_miss_reason,
         cache_missed_input_tokens=meter.cache_missed_input_tokens,
         error=str(call.failure) if call.failure is not None else None,
+        prefix_fingerprints=fingerprints,
     )
 
 
 def calibrated_prefixes(usage: Usage, prompt: LayeredPrompt) -> dict[CacheLayer, int]:
     """Each layer's prefix in the API's tokens: the estimates scaled to the reported total."""
-    estimated = prompt.prompt_tokens
-    if usage.prompt_tokens <= 0 or estimated <= 0:
-        return dict(prompt.layer_prefix_tokens)
-    scale = usage.prompt_tokens / estimated
+    scale = _scale(usage, prompt)
     return {layer: round(tokens * scale) for layer, tokens in prompt.layer_prefix_tokens.items()}
+
+
+def _scale(usage: Usage, prompt: LayeredPrompt) -> float:
+    """The API's prompt tokens over the estimate (1.0 before the API has counted any)."""
+    if usage.prompt_tokens <= 0 or prompt.prompt_tokens <= 0:
+        return 1.0
+    return usage.prompt_tokens / prompt.prompt_tokens
 
 
 def layer_hit(usage: Usage, prompt: LayeredPrompt) -> CacheLayer:

@@ -169,3 +169,6 @@ class CallRecord:
     semantic_similarity: float | None = None
     # For an audit: whether the fresh answer agreed with the one the semantic cache served.
     semantic_audit_agreed: bool | None = None
+    # Where a cache entry of this prompt can end: (digest of the prefix, its API tokens), top
+    # first. A write is credited only to later reads whose prompt has its digest.
+    prefix_fingerprints: tuple[tuple[str, int], ...] = ()

@@ -91,6 +91,8 @@ def build_row(record: CallRecord, prices: PriceTable) -> dict[str, Any]:
         "routed_from_model": record.routed_from_model,
         "cache_write_expires_epoch_ms": _write_expiry_ms(usage, started_ms),
         "cache_write_read_back_tokens": 0,
+        "cache_prefix_fingerprints": " ".join(d for d, _ in record.prefix_fingerprints) or None,
+        "cache_write_fingerprint": _write_fingerprint(record),
         "error": record.error[:_ERROR_CHARS] if record.error else None,
         "semantic_similarity": record.semantic_similarity,
         "semantic_question": (record.semantic_question or "")[:_QUESTION_CHARS] or None,
@@ -98,6 +100,16 @@ def build_row(record: CallRecord, prices: PriceTable) -> dict[str, Any]:
     }
     row.update(_money(record, rates, layer, prefixes, prices))
     return row
+
+
+def _write_fingerprint(record: CallRecord) -> str | None:
+    """The prefix the call's cache write ended at: the boundary nearest read + written tokens."""
+    usage = record.usage
+    if not usage.cache_creation_input_tokens or not record.prefix_fingerprints:
+        return None
+    end = usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+    digest, _ = min(record.prefix_fingerprints, key=lambda boundary: abs(boundary[1] - end))
+    return digest
 
 
 def _write_expiry_ms(usage: Usage, started_ms: int) -> int | None:

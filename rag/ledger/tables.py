@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -63,6 +64,10 @@ calls = Table(
     Column("cache_write_premium_usd", Float()),
     Column("cache_write_expires_epoch_ms", BigInteger()),
     Column("cache_write_read_back_tokens", BigInteger(), nullable=False),
+    # Digests of the prompt's prefixes (space-separated, top first), and of the one its cache
+    # write ended at: a write is read back only by a call whose prompt holds that prefix.
+    Column("cache_prefix_fingerprints", Text()),
+    Column("cache_write_fingerprint", String(16)),
     Column("error", String(512)),
     # Semantic-cache hits: the cached question served, its similarity; audits: the verdict.
     Column("semantic_similarity", Float()),

@@ -118,7 +118,9 @@ def write_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
 
     A call's cache write counts as read back when a later call on the same model, started
     before the write expired, read at least into the written span: its read-back tokens are
-    how far the longest such read reached into the span. Calls finish out of order, so both
+    how far the longest such read reached into the span. A write whose prefix is known (its
+    fingerprint) is read back only by a call whose prompt holds that same prefix; a read of an
+    unrelated prefix, however long, credits nothing. Calls finish out of order, so both
     directions are checked: a new write looks at the reads already stored, a new read credits
     the live writes before it. Rows without writes go in with one executemany.
     """
@@ -137,12 +139,18 @@ def write_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def _read_back_so_far(connection: Connection, row: dict[str, Any]) -> int:
+    same_prefix = (
+        calls.c.cache_prefix_fingerprints.contains(row["cache_write_fingerprint"])
+        if row["cache_write_fingerprint"]
+        else calls.c.cache_prefix_fingerprints.is_(None)
+    )
     longest_read = connection.execute(
         select(func.max(calls.c.cache_read_tokens)).where(
             calls.c.model == row["model"],
             calls.c.started_epoch_ms > row["started_epoch_ms"],
             calls.c.started_epoch_ms <= row["cache_write_expires_epoch_ms"],
             calls.c.cache_read_tokens > row["cache_read_tokens"],
+            same_prefix,
         )
     ).scalar()
     if longest_read is None:
@@ -158,10 +166,17 @@ def _credit_earlier_writes(connection: Connection, row: dict[str, Any]) -> None:
         (calls.c.cache_read_tokens + written < read, written),
         else_=read - calls.c.cache_read_tokens,
     )
+    fingerprints = (row["cache_prefix_fingerprints"] or "").split()
+    same_prefix = (
+        calls.c.cache_write_fingerprint.in_(fingerprints)
+        if fingerprints
+        else calls.c.cache_write_fingerprint.is_(None)
+    )
     connection.execute(
         update(calls)
         .where(
             and_(
+                same_prefix,
                 calls.c.model == row["model"],
                 calls.c.started_epoch_ms < row["started_epoch_ms"],
                 calls.c.cache_write_expires_epoch_ms >= row["started_epoch_ms"],

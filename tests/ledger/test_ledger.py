@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from rag.cache_planner import CacheMark
 from rag.errors import LedgerUnavailable
 from rag.ledger import Ledger, database_url
-from rag.types import CacheLayer, CallRecord, Feature, Usage
+from rag.pricing import default_price_table
+from rag.prompt import LayeredPrompt, build_prompt, prefix_boundaries
+from rag.types import CacheLayer, CallRecord, Chunk, Feature, Usage
 
 HOUR_AGO = datetime.now(UTC) - timedelta(hours=1)
 PREFIXES = {CacheLayer.SYSTEM: 1_000, CacheLayer.DOCUMENTS: 5_000}
@@ -273,3 +277,50 @@ def test_routing_to_a_cheaper_model_records_what_it_saved(ledger: Ledger) -> Non
     assert totals.routed_calls == 1
     (row,) = ledger.requests()[0]
     assert row.routed_from_model == "claude-sonnet-4-6"
+
+
+def _prompt_call(minute: float, prompt: LayeredPrompt, **usage: int) -> CallRecord:
+    return replace(
+        call(minute, model="claude-sonnet-5-5", **usage),
+        request_id=f"req_{minute}",
+        prefix_fingerprints=tuple(prefix_boundaries(prompt)),
+    )
+
+
+def _documents_prompt(name: str) -> LayeredPrompt:
+    chunks = [
+        Chunk(f"{name}-{i}", name, f"{name}.md", name, f"{name} text {i} " * 200, (), i, 0, 0)
+        for i in range(3)
+    ]
+    return build_prompt(chunks, [], "q?", {CacheLayer.DOCUMENTS: CacheMark()})
+
+
+def test_a_write_is_read_back_only_by_a_read_of_the_same_prefix(ledger: Ledger) -> None:
+    unread, other = _documents_prompt("alpha"), _documents_prompt("beta")
+    unread_tokens = unread.layer_prefix_tokens[CacheLayer.DOCUMENTS]
+    other_tokens = other.layer_prefix_tokens[CacheLayer.DOCUMENTS]
+    # alpha's block is written and never asked for again; beta's is written and read, with a
+    # read longer than alpha's write on the same model within its TTL.
+    ledger.record(
+        _prompt_call(0, unread, input_tokens=9, cache_creation_5m_input_tokens=unread_tokens)
+    )
+    ledger.record(
+        _prompt_call(1, other, input_tokens=9, cache_creation_5m_input_tokens=other_tokens)
+    )
+    ledger.record(_prompt_call(2, other, input_tokens=9, cache_read_input_tokens=other_tokens))
+
+    wasted = ledger.summary().wasted_writes
+    assert wasted.calls == 1
+    assert wasted.tokens == unread_tokens
+    rates = default_price_table().rates_for("claude-sonnet-5-5")
+    assert rates is not None
+    premium = float(rates.cache_write_5m_per_mtok - rates.input_per_mtok)
+    assert wasted.usd == pytest.approx(unread_tokens * premium / 1e6)
+    rows, _ = ledger.requests()
+    by_request = {row.request_id: row for row in rows}
+    assert by_request["req_0"].cache_write_read_back_tokens == 0
+    assert by_request["req_1"].cache_write_read_back_tokens == other_tokens
+
+    # A later read of alpha's prefix, within the TTL, is credited to alpha's write.
+    ledger.record(_prompt_call(3, unread, input_tokens=9, cache_read_input_tokens=unread_tokens))
+    assert ledger.summary().wasted_writes.tokens == 0
