@@ -11,6 +11,7 @@ import typer
 from api.wiring import open_services
 from rag.batches import BatchQuestion, QuestionResult
 from rag.errors import StrataError
+from rag.owners import LOCAL_OWNER
 from rag.settings import Settings
 
 # Waiting at a terminal: collect every second rather than at STRATA_BATCH_POLL_SECONDS.
@@ -29,7 +30,7 @@ async def run_batch(
     questions = [BatchQuestion(q, model, top_k) for q in read_questions(path)]
     async with open_services(settings) as services:
         try:
-            batch = await services.batches.submit(questions)
+            batch = await services.batches.submit(questions, LOCAL_OWNER)
             count = batch.question_count
             typer.echo(f"Batch {batch.batch_id}: {count} question(s) submitted.")
             if not wait:
@@ -38,8 +39,8 @@ async def run_batch(
             while not batch.recorded:
                 await asyncio.sleep(WAIT_POLL_SECONDS)
                 await services.batches.collect()
-                batch = await services.batches.status(batch.batch_id)
-            _, results = await services.batches.results(batch.batch_id)
+                batch = await services.batches.status(batch.batch_id, LOCAL_OWNER)
+            _, results = await services.batches.results(batch.batch_id, LOCAL_OWNER)
         except StrataError as exc:
             typer.echo(f"strata: {exc}", err=True)
             return 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.wiring import Services
+from rag.owners import LOCAL_OWNER, Owner
 from rag.settings import Role
 
 # Roles nest: an admin may do what a user may, a user what a viewer may.
@@ -20,10 +20,15 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from STRATA_API_K
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the role of their key, and a non-secret label for per-key limits."""
+    """Who is calling: the role of their key and its id (a keyed hash, never the key)."""
 
     role: Role
-    key_label: str
+    key_id: str
+
+    @property
+    def owner(self) -> Owner:
+        """What the caller creates belongs to their key; an admin sees what any key made."""
+        return Owner(self.key_id, sees_all=self.role == "admin")
 
 
 def get_services(request: Request) -> Services:
@@ -40,22 +45,16 @@ def get_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """The caller behind the bearer key; with no keys configured (loopback only), an admin."""
-    keys = services.settings.api_keys
-    if not keys:
-        return Caller(role="admin", key_label="local")
+    if not services.settings.api_keys:
+        return Caller(role="admin", key_id=LOCAL_OWNER.key_id)
     if credentials is None:
         raise HTTPException(
             401, "missing API key: send Authorization: Bearer KEY", {"www-authenticate": "Bearer"}
         )
-    offered = credentials.credentials.encode()
-    found: Caller | None = None
-    # Compare against every key, in constant time each, so timing says nothing about which matched.
-    for index, key in enumerate(keys):
-        if hmac.compare_digest(offered, key.secret.get_secret_value().encode()):
-            found = Caller(role=key.role, key_label=f"key{index}")
+    found = services.keys.match(credentials.credentials)
     if found is None:
         raise HTTPException(401, "invalid API key", {"www-authenticate": "Bearer"})
-    return found
+    return Caller(role=found.role, key_id=found.key_id)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -24,27 +24,27 @@ class StreamLimiter:
         self.max_per_key = max_per_key
         self._open: Counter[str] = Counter()
 
-    def open_streams(self, key_label: str) -> int:
-        """How many streams key_label holds open now."""
-        return self._open[key_label]
+    def open_streams(self, key_id: str) -> int:
+        """How many streams key_id holds open now."""
+        return self._open[key_id]
 
     @asynccontextmanager
-    async def hold(self, key_label: str) -> AsyncIterator[None]:
-        """Hold one stream slot for key_label until the block ends; LimitExceeded if none left."""
+    async def hold(self, key_id: str) -> AsyncIterator[None]:
+        """Hold one stream slot for key_id until the block ends; LimitExceeded if none left."""
         # No await between the check and the increment: the event loop cannot interleave them.
-        if self._open[key_label] >= self.max_per_key:
+        if self._open[key_id] >= self.max_per_key:
             raise LimitExceeded(
                 f"this key already has {self.max_per_key} answers in progress; "
                 "wait for one to finish",
                 retry_after_seconds=STREAM_RETRY_AFTER_SECONDS,
             )
-        self._open[key_label] += 1
+        self._open[key_id] += 1
         try:
             yield
         finally:
-            self._open[key_label] -= 1
-            if not self._open[key_label]:
-                del self._open[key_label]
+            self._open[key_id] -= 1
+            if not self._open[key_id]:
+                del self._open[key_id]
 
 
 def install_stream_limiter(app: FastAPI, settings: Settings) -> None:
@@ -55,7 +55,7 @@ def install_stream_limiter(app: FastAPI, settings: Settings) -> None:
 async def hold_stream_slot(request: Request, caller: UserCaller) -> AsyncIterator[Caller]:
     """A user-role caller holding one of their key's stream slots until the response ends."""
     limiter: StreamLimiter = request.app.state.stream_limiter
-    async with limiter.hold(caller.key_label):
+    async with limiter.hold(caller.key_id):
         yield caller
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from api.emulator import EmulatorConfig
 from api.emulator import create_app as create_emulator
+from api.keyring import KeyRing
 from api.serving import serve_in_thread
 from ingest.jobs import JobRunner
 from ingest.pipeline import IngestPipeline
@@ -51,6 +52,7 @@ class Services:
     """Everything a request or a command may use, built once per process."""
 
     settings: Settings
+    keys: KeyRing
     embedder: Embedder
     store: ChunkStore
     registry: DocumentRegistry
@@ -80,6 +82,7 @@ class Services:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Build the services for settings, yield them, and close them in reverse order."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    keys = KeyRing.open(settings.home, settings.api_keys)
     async with AsyncExitStack() as stack:
         # Loaded before serving, so /readyz turns true only once the model can embed.
         embedder = Embedder(
@@ -216,6 +219,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await stack.enter_async_context(batches.polling(settings.batch_poll_seconds))
         yield Services(
             settings=settings,
+            keys=keys,
             embedder=embedder,
             store=store,
             registry=registry,

@@ -22,6 +22,7 @@ from pathlib import Path
 from ingest.loaders import check_document, document_id_of
 from ingest.pipeline import FileOutcome, IngestPipeline
 from rag.errors import InvalidInput
+from rag.owners import LOCAL_OWNER, Owner
 from rag.storage.jobs import ClaimedJob, Job, JobStore
 
 log = logging.getLogger("strata.jobs")
@@ -76,20 +77,31 @@ class JobRunner:
         """A fresh path under the uploads folder to receive a file into."""
         return self.upload_dir / f"{uuid.uuid4().hex}.part"
 
-    def get(self, job_id: str) -> Job:
-        """The job's current state; NotFound if there is no such job."""
-        return self.store.get(job_id)
+    def get(self, job_id: str, owner: Owner = LOCAL_OWNER) -> Job:
+        """The job's current state; NotFound if there is no such job that owner may see."""
+        return self.store.get(job_id, owner)
 
-    def reject(self, filename: str, error: str) -> Job:
+    def reject(self, filename: str, error: str, owner: Owner) -> Job:
         """Record a file refused on arrival as a failed job, so its id still answers."""
         now = _now()
-        job = Job(f"job_{uuid.uuid4().hex}", filename, None, "failed", None, error, now, now)
+        job_id = f"job_{uuid.uuid4().hex}"
+        job = Job(job_id, filename, None, "failed", None, error, now, now, owner.key_id)
         return self.store.insert(job, None)
 
-    def _submit(self, upload: Upload, data: bytes) -> Job:
+    def _submit(self, upload: Upload, data: bytes, owner: Owner) -> Job:
         now = _now()
         job_id = f"job_{uuid.uuid4().hex}"
-        job = Job(job_id, upload.filename, upload.declared_type, "queued", None, None, now, now)
+        job = Job(
+            job_id,
+            upload.filename,
+            upload.declared_type,
+            "queued",
+            None,
+            None,
+            now,
+            now,
+            owner.key_id,
+        )
         self.store.insert(job, data)
         upload.path.unlink(missing_ok=True)
         return job
@@ -99,8 +111,10 @@ class JobRunner:
         check_document(data, upload.filename, upload.declared_type, self.max_unpacked_bytes)
         return document_id_of(data), data
 
-    async def accept(self, uploads: list[Upload]) -> list[tuple[Job, InvalidInput | None]]:
-        """Check each upload and queue the good ones; refused ones become failed jobs.
+    async def accept(
+        self, uploads: list[Upload], owner: Owner
+    ) -> list[tuple[Job, InvalidInput | None]]:
+        """Check each upload and queue the good ones for owner; refused ones become failed jobs.
 
         A file refused (too large, empty, unknown or lying type, encrypted or broken PDF, zip
         bomb, or a duplicate in the same upload) does not stop the others. Returns each
@@ -120,10 +134,10 @@ class JobRunner:
                 seen[document_id] = upload.filename
             except InvalidInput as exc:
                 await asyncio.to_thread(upload.path.unlink, missing_ok=True)
-                job = await asyncio.to_thread(self.reject, upload.filename, str(exc))
+                job = await asyncio.to_thread(self.reject, upload.filename, str(exc), owner)
                 accepted.append((job, exc))
                 continue
-            accepted.append((await asyncio.to_thread(self._submit, upload, data), None))
+            accepted.append((await asyncio.to_thread(self._submit, upload, data, owner), None))
         self._wake.set()
         return accepted
 

@@ -46,6 +46,7 @@ from rag.cache_planner import PlannedLayer, layer_key
 from rag.errors import FeatureUnsupported, OverLimit, UpstreamError
 from rag.llm import CitationDelta, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import ModelInfo
+from rag.owners import Owner
 from rag.prompt import Block, LayeredPrompt, estimate_tokens
 from rag.recorded_call import layer_hit, recorded_call
 from rag.storage.conversations import Conversation
@@ -206,7 +207,7 @@ class Agent:
         trace: TraceSpan,
     ) -> AsyncGenerator[AgentEvent, None]:
         answerer = self.asker.answerer
-        conversation = await self._conversation(options.conversation_id)
+        conversation = await self._conversation(options.conversation_id, options.owner)
         corpus_version = await asyncio.to_thread(answerer.corpus_version)
         with answerer.tracing.span("strata.prompt", trace) as prompt_span:
             prompt = answerer.layered_prompt(
@@ -381,11 +382,11 @@ class Agent:
         marked = {**content[-1], "cache_control": mark.as_param()}
         return [*loop.messages[:-1], {**last, "content": [*content[:-1], marked]}]
 
-    async def _conversation(self, conversation_id: str | None) -> Conversation:
+    async def _conversation(self, conversation_id: str | None, owner: Owner) -> Conversation:
         conversations = self.asker.answerer.conversations
         if conversation_id is None:
-            return await conversations.start()
-        return await conversations.load(conversation_id)
+            return await conversations.start(owner)
+        return await conversations.load(conversation_id, owner)
 
 
 def _used(loop: _Loop) -> Used:

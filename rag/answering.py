@@ -26,6 +26,7 @@ from rag.errors import InvalidInput, UpstreamError
 from rag.generation import AnswerShape, tool_answer_text
 from rag.llm import CitationDelta, Claude, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import model_info
+from rag.owners import LOCAL_OWNER, Owner
 from rag.pricing import PriceTable
 from rag.prompt import (
     PROMPT_VERSION,
@@ -66,6 +67,8 @@ class AskOptions:
     shape: AnswerShape = field(default_factory=AnswerShape)
     # Set when routing chose a cheaper model than this one: the ledger prices the difference.
     routed_from_model: str | None = None
+    # Whose conversation this is: a key continues only its own (an admin, any).
+    owner: Owner = LOCAL_OWNER
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +187,7 @@ class Answerer:
             raise InvalidInput("the question is empty")
         model = model_info(options.model or self.default_model).model_id
         top_k = options.top_k or self.default_top_k
-        conversation = await self._conversation(options.conversation_id)
+        conversation = await self._conversation(options.conversation_id, options.owner)
         corpus_version = await asyncio.to_thread(self.corpus_version)
         feature = Feature.ASK_STREAM if options.stream else Feature.ASK
 
@@ -437,10 +440,10 @@ class Answerer:
         retrieved = await self.retrieve_for(question, top_k, conversation, trace)
         return self.context_of(retrieved, top_k, conversation, corpus_version)
 
-    async def _conversation(self, conversation_id: str | None) -> Conversation:
+    async def _conversation(self, conversation_id: str | None, owner: Owner) -> Conversation:
         if conversation_id is None:
-            return await self.conversations.start()
-        return await self.conversations.load(conversation_id)
+            return await self.conversations.start(owner)
+        return await self.conversations.load(conversation_id, owner)
 
     def layered_prompt(
         self,

@@ -27,6 +27,7 @@ from rag.cache_planner import CacheMark, CachePlanner
 from rag.errors import (
     InvalidInput,
     LedgerUnavailable,
+    NotFound,
     OverLimit,
     StillProcessing,
     UpstreamError,
@@ -35,6 +36,7 @@ from rag.ledger import LedgerRow
 from rag.ledger.rows import layer_hit_of
 from rag.llm import Claude, ClaudeRequest
 from rag.models import model_info
+from rag.owners import Owner
 from rag.pricing import Cost, PriceTable
 from rag.prompt import LayeredPrompt, build_prompt, documents_key
 from rag.retrieval import Retriever
@@ -98,8 +100,8 @@ class Batches:
     max_questions: int = 1000
     tracing: Tracing = NO_TRACING
 
-    async def submit(self, questions: Sequence[BatchQuestion]) -> StoredBatch:
-        """Retrieve, build each prompt and submit them all as one Message Batch."""
+    async def submit(self, questions: Sequence[BatchQuestion], owner: Owner) -> StoredBatch:
+        """Retrieve, build each prompt and submit them all as one Message Batch for owner."""
         if not questions:
             raise InvalidInput("a batch needs at least one question")
         if len(questions) > self.max_questions:
@@ -107,10 +109,14 @@ class Batches:
         models = [model_info(q.model or self.default_model).model_id for q in questions]
         attributes = {"strata.questions": len(questions)}
         with self.tracing.span("strata.batch.submit", None, attributes) as trace:
-            return await self._submit(questions, models, trace)
+            return await self._submit(questions, models, owner, trace)
 
     async def _submit(
-        self, questions: Sequence[BatchQuestion], models: list[str], trace: TraceSpan
+        self,
+        questions: Sequence[BatchQuestion],
+        models: list[str],
+        owner: Owner,
+        trace: TraceSpan,
     ) -> StoredBatch:
         retrieved = [
             await self.retriever.retrieve(q.question, q.top_k or self.default_top_k, trace)
@@ -146,25 +152,31 @@ class Batches:
             ended_at=None,
             recorded=False,
             question_count=len(stored),
+            owner_key=owner.key_id,
         )
         await asyncio.to_thread(self.store.insert, batch, stored)
         return batch
 
-    async def status(self, batch_id: str) -> StoredBatch:
-        """The batch as last seen; NotFound if there is none by that id."""
-        return await asyncio.to_thread(self.store.get, batch_id)
-
-    async def results(self, batch_id: str) -> tuple[StoredBatch, list[QuestionResult]]:
-        """Each question's outcome, in the order asked; StillProcessing until the batch ended."""
+    async def status(self, batch_id: str, owner: Owner) -> StoredBatch:
+        """The batch as last seen; NotFound if there is none by that id owner may see."""
         batch = await asyncio.to_thread(self.store.get, batch_id)
+        if not owner.may_see(batch.owner_key):
+            raise NotFound(f"no batch {batch_id!r}")
+        return batch
+
+    async def results(
+        self, batch_id: str, owner: Owner
+    ) -> tuple[StoredBatch, list[QuestionResult]]:
+        """Each question's outcome, in the order asked; StillProcessing until the batch ended."""
+        batch = await self.status(batch_id, owner)
         if batch.status != "ended":
             raise StillProcessing(f"batch {batch_id} is still {batch.status}; results come later")
         questions = await asyncio.to_thread(self.store.questions, batch_id)
         return batch, [self._result(q) for q in questions]
 
-    async def cancel(self, batch_id: str) -> StoredBatch:
+    async def cancel(self, batch_id: str, owner: Owner) -> StoredBatch:
         """Ask the API to stop the batch; questions not yet answered end `canceled`."""
-        batch = await asyncio.to_thread(self.store.get, batch_id)
+        batch = await self.status(batch_id, owner)
         if batch.status == "ended":
             return batch
         state = await self.claude.cancel_batch(batch.upstream_id)

@@ -76,7 +76,7 @@ async def price_ask(
     top_k = options.top_k or answerer.default_top_k
     conversation = Conversation("")
     if options.conversation_id is not None:
-        conversation = await answerer.conversations.load(options.conversation_id)
+        conversation = await answerer.conversations.load(options.conversation_id, options.owner)
     corpus_version = await asyncio.to_thread(answerer.corpus_version)
     answer_cached = False
     if answerer.planner.policy != "off" and not conversation.turns and shape.answer_cacheable:

@@ -56,7 +56,12 @@ async def ask(
 ) -> Any:
     check_request_limits(services.settings, question=body.question, top_k=body.top_k)
     options = AskOptions(
-        body.conversation_id, body.model, body.top_k, body.stream, shape=_shape(body)
+        body.conversation_id,
+        body.model,
+        body.top_k,
+        body.stream,
+        shape=_shape(body),
+        owner=caller.owner,
     )
     if body.dry_run and body.agentic:
         raise FeatureUnsupported(

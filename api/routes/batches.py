@@ -31,22 +31,22 @@ async def submit(body: BatchRequest, caller: UserCaller, services: ServicesDep) 
     questions = [_question(item, body) for item in body.questions]
     for question in questions:
         check_request_limits(services.settings, question=question.question, top_k=question.top_k)
-    return _batch(await services.batches.submit(questions))
+    return _batch(await services.batches.submit(questions, caller.owner))
 
 
 @router.get("/{batch_id}", summary="A batch's status and request counts")
 async def status(batch_id: str, caller: UserCaller, services: ServicesDep) -> BatchOut:
-    return _batch(await services.batches.status(batch_id))
+    return _batch(await services.batches.status(batch_id, caller.owner))
 
 
 @router.post("/{batch_id}/cancel", summary="Stop a batch; unanswered questions end canceled")
 async def cancel(batch_id: str, caller: UserCaller, services: ServicesDep) -> BatchOut:
-    return _batch(await services.batches.cancel(batch_id))
+    return _batch(await services.batches.cancel(batch_id, caller.owner))
 
 
 @router.get("/{batch_id}/results", summary="Each question's answer, once the batch ended")
 async def results(batch_id: str, caller: UserCaller, services: ServicesDep) -> BatchResults:
-    batch, answers = await services.batches.results(batch_id)
+    batch, answers = await services.batches.results(batch_id, caller.owner)
     return BatchResults(batch=_batch(batch), results=[_result(a) for a in answers])
 
 

@@ -63,7 +63,7 @@ async def upload_documents(
         settings.max_files_per_upload,
     )
     results = await services.jobs.accept(
-        [Upload(f.filename, f.path, f.declared_type, f.error) for f in received]
+        [Upload(f.filename, f.path, f.declared_type, f.error) for f in received], caller.owner
     )
     refused = [error for _, error in results if error is not None]
     if len(refused) == len(results):
@@ -79,7 +79,7 @@ async def upload_documents(
 
 @router.get("/v1/jobs/{job_id}", summary="An upload job's status")
 async def get_job(job_id: str, caller: ViewerCaller, services: ServicesDep) -> JobOut:
-    job = await asyncio.to_thread(services.jobs.get, job_id)
+    job = await asyncio.to_thread(services.jobs.get, job_id, caller.owner)
     return JobOut(
         id=job.job_id,
         filename=job.filename,

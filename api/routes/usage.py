@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import ServicesDep, ViewerCaller
+from api.deps import Caller, ServicesDep, ViewerCaller
 from api.schemas import (
     LayerUsage,
     LedgerEntry,
@@ -24,6 +24,7 @@ from api.schemas import (
     UsageTotals,
     WastedWrites,
 )
+from api.wiring import Services
 from rag.ledger import Totals
 from rag.types import Feature
 
@@ -123,12 +124,24 @@ def requests(
         most_expensive=order == "cost",
     )
     return UsageRequests(
-        requests=[LedgerEntry(**row.as_dict()) for row in rows],
+        requests=[_entry(row.as_dict(), caller, services) for row in rows],
         total=total,
         limit=limit,
         offset=offset,
         next_offset=offset + len(rows) if offset + len(rows) < total else None,
     )
+
+
+def _entry(row: dict[str, Any], caller: Caller, services: Services) -> LedgerEntry:
+    """A ledger row as the caller may see it: a conversation id only for an admin.
+
+    Anyone else sees a keyed hash in its place: calls of one conversation still group
+    together, but the id cannot be used to continue the conversation.
+    """
+    conversation_id = row["conversation_id"]
+    if conversation_id is not None and caller.role != "admin":
+        row["conversation_id"] = "h_" + services.keys.digest(conversation_id)
+    return LedgerEntry(**row)
 
 
 @router.get("/insights", summary="Hit rate per layer, cache-miss reasons, spend over time")

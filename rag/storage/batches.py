@@ -68,6 +68,8 @@ class StoredBatch:
     ended_at: datetime | None
     recorded: bool
     question_count: int
+    owner_key: str | None = None
+    """The id of the API key that submitted the batch (None: from before owners were kept)."""
 
 
 class BatchStore:
@@ -87,6 +89,7 @@ class BatchStore:
                     counts=json.dumps(batch.counts),
                     created_at=batch.created_at.isoformat(),
                     recorded=False,
+                    owner_key=batch.owner_key,
                 )
             )
             connection.execute(
@@ -270,6 +273,7 @@ _SELECT_BATCH = select(
     .where(batch_questions.c.batch_id == batches.c.id)
     .correlate(batches)
     .scalar_subquery(),
+    batches.c.owner_key,
 )
 
 
@@ -283,6 +287,7 @@ def _batch(row: Any) -> StoredBatch:
         ended_at=datetime.fromisoformat(row[5]) if row[5] else None,
         recorded=bool(row[6]),
         question_count=row[7],
+        owner_key=row[8],
     )
 
 

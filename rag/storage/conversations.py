@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, insert, select
 
 from rag.errors import NotFound
+from rag.owners import Owner
 from rag.storage.database import Database
 from rag.storage.tables import conversation_turns, conversations
 from rag.types import Chunk, Turn
@@ -38,15 +39,15 @@ class ConversationStore:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def start(self) -> Conversation:
-        """A new, empty conversation."""
+    async def start(self, owner: Owner) -> Conversation:
+        """A new, empty conversation belonging to owner's key."""
         conversation_id = "conv_" + uuid.uuid4().hex
-        await asyncio.to_thread(self._start, conversation_id)
+        await asyncio.to_thread(self._start, conversation_id, owner.key_id)
         return Conversation(conversation_id)
 
-    async def load(self, conversation_id: str) -> Conversation:
-        """The conversation with its turns; NotFound if there is none by that id."""
-        return await asyncio.to_thread(self._load, conversation_id)
+    async def load(self, conversation_id: str, owner: Owner) -> Conversation:
+        """The conversation with its turns; NotFound if there is none by that id owner may see."""
+        return await asyncio.to_thread(self._load, conversation_id, owner)
 
     async def append(
         self,
@@ -61,15 +62,17 @@ class ConversationStore:
             self._append, conversation_id, turn, chunks, corpus_version, message_id
         )
 
-    def _start(self, conversation_id: str) -> None:
+    def _start(self, conversation_id: str, owner: str) -> None:
         with self._database.writing() as connection:
-            connection.execute(insert(conversations).values(id=conversation_id, created_at=_now()))
+            connection.execute(
+                insert(conversations).values(id=conversation_id, created_at=_now(), owner_key=owner)
+            )
 
-    def _load(self, conversation_id: str) -> Conversation:
+    def _load(self, conversation_id: str, owner: Owner) -> Conversation:
         turns = conversation_turns.c
         with self._database.reading() as connection:
             found = connection.execute(
-                select(conversations.c.id).where(conversations.c.id == conversation_id)
+                select(conversations.c.owner_key).where(conversations.c.id == conversation_id)
             ).first()
             rows = connection.execute(
                 select(
@@ -82,7 +85,7 @@ class ConversationStore:
                 .where(turns.conversation_id == conversation_id)
                 .order_by(turns.number)
             ).all()
-        if found is None:
+        if found is None or not owner.may_see(found.owner_key):
             raise NotFound(f"no conversation {conversation_id!r}")
         if not rows:
             return Conversation(conversation_id)

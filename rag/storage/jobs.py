@@ -17,6 +17,7 @@ from typing import Literal
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from rag.errors import NotFound
+from rag.owners import LOCAL_OWNER, Owner
 from rag.storage.database import Database
 from rag.storage.tables import job_uploads, jobs
 
@@ -38,6 +39,8 @@ class Job:
     error: str | None
     created_at: str
     updated_at: str
+    owner_key: str | None = None
+    """The id of the API key that uploaded the file (None: from before owners were kept)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ _JOB_COLUMNS = (
     jobs.c.error,
     jobs.c.created_at,
     jobs.c.updated_at,
+    jobs.c.owner_key,
 )
 
 
@@ -81,17 +85,18 @@ class JobStore:
                     created_at=job.created_at,
                     updated_at=job.updated_at,
                     attempts=0,
+                    owner_key=job.owner_key,
                 )
             )
             if data is not None:
                 connection.execute(insert(job_uploads).values(job_id=job.job_id, data=data))
         return job
 
-    def get(self, job_id: str) -> Job:
-        """The job's current state; NotFound if there is no such job."""
+    def get(self, job_id: str, owner: Owner = LOCAL_OWNER) -> Job:
+        """The job's current state; NotFound if there is no such job that owner may see."""
         with self._database.reading() as connection:
             row = connection.execute(select(*_JOB_COLUMNS).where(jobs.c.job_id == job_id)).first()
-        if row is None:
+        if row is None or not owner.may_see(row.owner_key):
             raise NotFound(f"no job {job_id!r}")
         return Job(*row)
 

@@ -27,6 +27,8 @@ conversations = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("created_at", DateTime(), nullable=False),
+    # The id (a keyed hash) of the API key that started it; NULL from before owners were kept.
+    Column("owner_key", String(64)),
 )
 
 # One row per finished turn, numbered from 0; the chunks it was answered over are kept so a
@@ -116,6 +118,8 @@ jobs = Table(
     Column("lease_owner", String(128)),
     Column("lease_expires_epoch_ms", BigInteger()),
     Column("attempts", Integer(), nullable=False),
+    # The id (a keyed hash) of the API key that uploaded the file.
+    Column("owner_key", String(64)),
     Index("ix_jobs_status_created", "status", "created_at"),
 )
 
@@ -160,6 +164,8 @@ batches = Table(
     Column("ended_at", String(40)),
     Column("recorded", Boolean(), nullable=False),
     Column("recording_until_epoch_ms", BigInteger()),
+    # The id (a keyed hash) of the API key that submitted it.
+    Column("owner_key", String(64)),
     Index("ix_batches_recorded", "recorded"),
 )
 
