@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
+
+import httpx
+
+# Only a bound on a hung start: the wait ends as soon as the server answers or exits.
+_START_DEADLINE_SECONDS = 600
 
 
 def run_strata(
@@ -31,3 +37,23 @@ def run_strata(
     env |= settings or {}
     command = [sys.executable, "-c", "from api.cli import main; main()", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], url: str) -> None:
+    """Return once url/healthz answers; fail at once if the process exits first.
+
+    A loaded machine may take minutes to load the model: the wait is on the server answering,
+    not on a number of retries.
+    """
+    deadline = time.monotonic() + _START_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        code = process.poll()
+        if code is not None:
+            raise AssertionError(f"the server exited with code {code} before it answered")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"the server at {url} did not answer within the deadline")

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from api.serving import free_port
+from tests.processes import wait_until_serving
 
 STRATA = Path(sys.executable).with_name("strata")
 
@@ -61,11 +62,9 @@ def test_serving_on_all_addresses_with_keys_starts_and_asks_for_them(
     exposed_server: tuple[subprocess.Popen[bytes], int],
 ) -> None:
     process, port = exposed_server
-    # Connection attempts are retried with exponential backoff (about a minute in all) while
-    # the service loads its model and opens its stores.
-    transport = httpx.HTTPTransport(retries=8)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", transport=transport, timeout=30) as http:
-        assert http.get("/healthz").status_code == 200, f"exit code {process.poll()}"
+    url = f"http://127.0.0.1:{port}"
+    wait_until_serving(process, url)
+    with httpx.Client(base_url=url, timeout=30) as http:
         assert http.get("/v1/usage/summary").status_code == 401
         key = {"authorization": "Bearer exposed-secret-123"}
         assert http.get("/v1/usage/summary", headers=key).status_code == 200
