@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 from api.limits import install_stream_limiter
+from api.local_guard import LocalGuard
 from rag.models import MODELS
 from rag.settings import Settings
 
@@ -61,11 +62,11 @@ class RequestIdLogFilter(logging.Filter):
 
 
 def configure_logging(level: str) -> None:
-    """Log to stderr with the request id on every line."""
-    logging.basicConfig(
-        level=level.upper(), format="%(levelname)s %(name)s [%(request_id)s] %(message)s"
-    )
+    """Log to stderr with the request id on every line, one line per message."""
+    logging.basicConfig(level=level.upper())
+    formatter = _PrintableFormatter("%(levelname)s %(name)s [%(request_id)s] %(message)s")
     for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
         handler.addFilter(RequestIdLogFilter())
 
 
@@ -119,6 +120,8 @@ class PerimeterMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 MutableHeaders(scope=message).update(headers)
+                # Logged before the client can see the response, so a reader never races it.
+                _log_access(scope, status)
             await send(message)
 
         try:
@@ -135,7 +138,8 @@ class PerimeterMiddleware:
                 scope, receive, send_with_headers
             )
         finally:
-            log.info("%s %s -> %s", scope["method"], scope["path"], status or "no response")
+            if not status:
+                _log_access(scope, "no response")
             _request_id.reset(token)
 
     async def _reject(self, scope: Scope, send: Send, exc: HTTPException) -> None:
@@ -147,6 +151,23 @@ class PerimeterMiddleware:
             return {"type": "http.disconnect"}
 
         await response(scope, nothing, send)
+
+
+def printable(text: str) -> str:
+    """Return text with control characters escaped: request values cannot forge log lines."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
+def _log_access(scope: Scope, outcome: int | str) -> None:
+    log.info("%s %s -> %s", scope["method"], printable(scope["path"]), outcome)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Escapes control characters in every message; tracebacks keep their lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -219,9 +240,11 @@ def _bound_uploads(operation: dict[str, Any], settings: Settings) -> None:
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
-    """Add the perimeter middleware, CORS when origins are configured, and the stream limiter."""
+    """Add the perimeter, CORS when origins are configured, no-key mode's guard, and limits."""
     install_stream_limiter(app, settings)
     document_limits(app, settings)
+    if not settings.api_keys:
+        app.add_middleware(LocalGuard)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

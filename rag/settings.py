@@ -283,6 +283,11 @@ class Settings(BaseSettings):
                 f"refusing to listen on {self.host} with no API keys: set STRATA_API_KEYS "
                 "(e.g. STRATA_API_KEYS='a-long-secret:admin') or bind to 127.0.0.1"
             )
+        if not self.api_keys and self.cors_origins:
+            raise ValueError(
+                "refusing CORS origins with no API keys: any page from those origins could "
+                "drive this server as an admin; set STRATA_API_KEYS or drop STRATA_CORS_ORIGINS"
+            )
         return self
 
     @property

@@ -166,3 +166,16 @@ def test_the_dashboard_page_runs_under_its_policy(anonymous: httpx.Client) -> No
     assert "javascript:" not in page.text
     assert "<style" not in page.text
     assert " style=" not in page.text
+
+
+def test_a_newline_in_the_url_cannot_forge_a_log_line(
+    bare_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = "INFO strata.http [req_forged] GET /admin -> 200"
+    with caplog.at_level(logging.INFO, logger="strata"):
+        response = httpx.get(f"{bare_url}/v1/x%0a{forged.replace(' ', '%20')}%0d%1b[2J")
+    assert response.status_code == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "strata.http"]
+    (line,) = [m for m in lines if "req_forged" in m]
+    assert not any(control in line for control in "\n\r\x1b")
+    assert "/v1/x\\n" in line
