@@ -19,6 +19,8 @@ Role = Literal["admin", "user", "viewer"]
 CachePolicyName = Literal["adaptive", "always", "off"]
 
 _ROLES: tuple[Role, ...] = ("admin", "user", "viewer")
+# A shorter key could be guessed by a client trying keys; 16 random characters cannot.
+MIN_KEY_CHARS = 16
 
 
 def is_loopback(host: str) -> bool:
@@ -70,8 +72,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `strata serve` listens on.")
     api_keys: Annotated[list[ApiKey], NoDecode] = Field(
         default_factory=list,
-        description="API keys with roles, `key1:admin,key2:user,key3:viewer`. "
-        "Without keys the server only listens on loopback.",
+        description="API keys with roles, `key1:admin,key2:user,key3:viewer`; each key at "
+        "least 16 characters and given once. Without keys the server only listens on loopback.",
     )
     anthropic_api_key: SecretStr | None = Field(
         None,
@@ -241,6 +243,7 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         keys = []
+        seen: set[str] = set()
         for item in filter(None, (part.strip() for part in value.split(","))):
             secret, sep, role = item.rpartition(":")
             if not sep or not secret or role not in _ROLES:
@@ -248,6 +251,18 @@ class Settings(BaseSettings):
                     "STRATA_API_KEYS must look like 'key1:admin,key2:user' "
                     f"with roles among {', '.join(_ROLES)}"
                 )
+            if len(secret) < MIN_KEY_CHARS:
+                raise ValueError(
+                    f"an API key (the {role} key) is {len(secret)} characters; keys need at "
+                    f"least {MIN_KEY_CHARS}, e.g. from `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'`"
+                )
+            if secret in seen:
+                raise ValueError(
+                    f"an API key appears twice in STRATA_API_KEYS (the second time as {role}); "
+                    "give each key one role"
+                )
+            seen.add(secret)
             keys.append({"secret": secret, "role": role})
         return keys
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def api_keys() -> str:
-    return "viewer-secret-key:viewer,user-secret-key:user"
+    return "viewer-secret-key:viewer,user-secret-key-01:user"
 
 
 def test_dashboard_asks_for_a_key_and_keeps_it_in_the_tab_only(

@@ -23,15 +23,15 @@ from tests.ingest.conftest import (
     zip_bomb_docx_bytes,
 )
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
-VIEWER = {"Authorization": "Bearer viewer-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789"}
+VIEWER = {"Authorization": "Bearer viewer-secret-0123456789"}
 MAX_UPLOAD_BYTES = 400_000
 
 
 def _settings(home: Path) -> Settings:
     return Settings(  # type: ignore[call-arg]
         home=home,
-        api_keys="admin-secret:admin,viewer-secret:viewer",
+        api_keys="admin-secret-0123456789:admin,viewer-secret-0123456789:viewer",
         max_upload_bytes=MAX_UPLOAD_BYTES,
         _env_file=None,
     )
@@ -59,7 +59,7 @@ def _finished(http: httpx.Client, job_id: str, timeout_seconds: float = 120) -> 
     deadline = time.monotonic() + timeout_seconds
     tick = threading.Event()
     while True:
-        job: dict[str, Any] = http.get(f"/v1/jobs/{job_id}", headers=VIEWER).json()
+        job: dict[str, Any] = http.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
         if job["status"] in ("done", "failed"):
             return job
         assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
@@ -197,8 +197,9 @@ def test_a_request_over_the_total_limit_is_refused_before_it_is_read(http: httpx
     url = httpx.URL(str(http.base_url))
     with socket.create_connection((url.host, url.port or 80), timeout=30) as connection:
         connection.sendall(
-            b"POST /v1/documents HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer admin-secret"
-            b"\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"POST /v1/documents HTTP/1.1\r\nHost: test\r\n"
+            b"Authorization: Bearer admin-secret-0123456789\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
             + f"Content-Length: {50 * MAX_UPLOAD_BYTES}\r\n\r\n".encode()
             + b"--b\r\n"
         )
@@ -232,7 +233,7 @@ def test_job_status_survives_a_restart(tmp_path: Path) -> None:
         serve_in_thread(create_app(settings)) as url,
         httpx.Client(base_url=url, timeout=60) as client,
     ):
-        job = client.get(f"/v1/jobs/{job_id}", headers=VIEWER).json()
+        job = client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
         assert job["status"] == "done"
         assert job["document_id"] == document_id
         assert document_id in {d["document_id"] for d in _documents(client)}

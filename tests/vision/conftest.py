@@ -23,9 +23,9 @@ from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
 from rag.settings import Settings
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
-USER = {"Authorization": "Bearer user-secret"}
-VIEWER = {"Authorization": "Bearer viewer-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret-0123456789"}
+USER = {"Authorization": "Bearer user-secret-0123456789"}
+VIEWER = {"Authorization": "Bearer viewer-secret-0123456789"}
 EXIF_IMAGE_DESCRIPTION = 0x010E
 
 
@@ -79,7 +79,7 @@ def serve_strata(
     with serve_in_thread(_watched(create_emulator(emulator), log)) as emulator_url:
         settings = Settings(
             home=home,
-            api_keys="admin-secret:admin,user-secret:user,viewer-secret:viewer",
+            api_keys="admin-secret-0123456789:admin,user-secret-0123456789:user,viewer-secret-0123456789:viewer",
             anthropic_base_url=emulator_url,
             claude_max_attempts=1,
             max_vision_pages=2,
@@ -114,7 +114,7 @@ def finished(http: httpx.Client, job_id: str, timeout_seconds: float = 120) -> d
     deadline = time.monotonic() + timeout_seconds
     tick = threading.Event()
     while True:
-        job: dict[str, Any] = http.get(f"/v1/jobs/{job_id}", headers=VIEWER).json()
+        job: dict[str, Any] = http.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
         if job["status"] in ("done", "failed"):
             return job
         assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
