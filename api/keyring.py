@@ -1,23 +1,22 @@
 """The configured API keys, matched in constant time and known by keyed hashes.
 
-A key's id is an HMAC-SHA256 of the key under a secret kept in STRATA_HOME, so what is stored
-with a conversation, batch, job or ledger row names the key without revealing it, and cannot
-be checked against guessed keys without the secret.
+A key's id is an HMAC-SHA256 of the key under a secret kept in the shared database, so every
+replica gives a key the same id, and what is stored with a conversation, batch, job or ledger
+row names the key without revealing it and cannot be checked against guessed keys without
+the secret.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from rag.settings import ApiKey, Role
+from rag.storage.database import Database
+from rag.storage.secrets import shared_secret
 
-_SECRET_FILE = "keyring.secret"
+_SECRET_NAME = "api_key_ids"
 _ID_HEX_CHARS = 24
 
 
@@ -40,12 +39,12 @@ class KeyRing:
         ]
 
     @classmethod
-    def open(cls, home: Path, keys: list[ApiKey]) -> KeyRing:
-        """The key ring with the secret under home, created on first use."""
-        return cls(keys, _load_or_create_secret(home / _SECRET_FILE))
+    def open(cls, database: Database, keys: list[ApiKey]) -> KeyRing:
+        """The key ring with the secret all replicas share, created on first use."""
+        return cls(keys, shared_secret(database, _SECRET_NAME))
 
     def digest(self, value: str) -> str:
-        """A keyed hash of value: stable for this home, meaningless without its secret."""
+        """A keyed hash of value: the same on every replica, meaningless without its secret."""
         mac = hmac.new(self._secret, value.encode(), hashlib.sha256)
         return mac.hexdigest()[:_ID_HEX_CHARS]
 
@@ -61,17 +60,3 @@ class KeyRing:
             if hmac.compare_digest(candidate, secret):
                 found = known
         return found
-
-
-def _load_or_create_secret(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f"{path.name}.{secrets.token_hex(8)}")
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(secrets.token_bytes(32))
-        # A link is created whole or not at all: processes starting together keep the first.
-        with contextlib.suppress(FileExistsError):
-            os.link(draft, path)
-        draft.unlink()
-    return path.read_bytes()

@@ -82,7 +82,6 @@ class Services:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Build the services for settings, yield them, and close them in reverse order."""
     settings.home.mkdir(parents=True, exist_ok=True)
-    keys = KeyRing.open(settings.home, settings.api_keys)
     async with AsyncExitStack() as stack:
         # Loaded before serving, so /readyz turns true only once the model can embed.
         embedder = Embedder(
@@ -96,6 +95,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             Database.open, database_url(settings.home, settings.database_url)
         )
         stack.callback(database.close)
+        keys = await asyncio.to_thread(KeyRing.open, database, settings.api_keys)
         store = ChunkStore.open(
             settings.home, settings.chroma_url, collection_for(embedder.vector_space)
         )

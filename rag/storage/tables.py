@@ -190,3 +190,12 @@ batch_questions = Table(
     Column("cache_missed_input_tokens", Integer()),
     Column("error", Text()),
 )
+
+# Secrets every replica must agree on (e.g. the key that hashes API keys into owner ids),
+# created once by whichever process asks first.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary(), nullable=False),
+)
