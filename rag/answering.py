@@ -314,9 +314,10 @@ class Answerer:
                 stored = StoredAnswer(answer, sources, tuple(citations), meter.usage)
                 await self.answer_cache.put(key, model, stored)
                 if semantic is not None:
-                    chunk_ids = [c.chunk_id for c in prompt.chunks]
+                    # The evidence guard compares retrievals, as the benchmark measured it:
+                    # the context sent may be a sized subset of them.
                     await semantic.remember(
-                        question, vector, scope, corpus_version, chunk_ids, stored
+                        question, vector, scope, corpus_version, retrieved_ids, stored
                     )
             await self.conversations.append(
                 conversation.conversation_id,
