@@ -4,12 +4,15 @@ Dense search asks Chroma for the nearest chunks to the question's embedding. Wit
 a BM25 index (bm25s) over every chunk ranks them lexically too, and the two rankings are
 fused by reciprocal rank (score = sum of 1 / (60 + rank)), which needs no score calibration
 between the two. The BM25 index is rebuilt when the corpus version changes.
+
+Only documents whose indexing is done are searched: chunks of a document being indexed, or
+of one retired or deleted whose chunks are still being purged, are left out of both rankings.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 import bm25s
@@ -31,7 +34,9 @@ class _Embedder(Protocol):
 
 
 class _Store(Protocol):
-    def nearest(self, vector: npt.NDArray[np.float32], k: int) -> list[RetrievedChunk]: ...
+    def nearest(
+        self, vector: npt.NDArray[np.float32], k: int, excluded: Collection[str] = ()
+    ) -> list[RetrievedChunk]: ...
 
     def all_chunks(self) -> list[Chunk]: ...
 
@@ -69,29 +74,45 @@ class Retriever:
         hybrid: bool = False,
         context_token_budget: int = 12_000,
         tracing: Tracing = NO_TRACING,
+        outside_corpus: Callable[[], Collection[str]] = frozenset,
+        vector_space: str = "",
     ) -> None:
         self._embedder = embedder
         self._store = store
         self._corpus_version = corpus_version
+        # The documents not (or no longer) part of the corpus whose chunks may be in the store.
+        self._outside_corpus = outside_corpus
         self.hybrid = hybrid
         self._budget_tokens = context_token_budget
+        self._vector_space = vector_space
         self._lexical: tuple[str, _LexicalIndex] | None = None
         self._lexical_lock = asyncio.Lock()
         self._tracing = tracing
 
     async def search(self, query: str, top_k: int) -> list[RetrievedChunk]:
-        """The top_k chunks for query, best first."""
+        """The top_k chunks for query, best first, of documents whose indexing is done."""
+        excluded = frozenset(await asyncio.to_thread(self._outside_corpus))
         if not self.hybrid:
             vector = await self._embedder.aembed_query(query)
-            return await asyncio.to_thread(self._store.nearest, vector, top_k)
+            return await asyncio.to_thread(self._store.nearest, vector, top_k, excluded)
         wide = top_k * _CANDIDATES_PER_RESULT
         lexical = await self._lexical_index()
         # The lexical search needs no vector: it runs on the second core while the query embeds.
         vector, words = await asyncio.gather(
-            self._embedder.aembed_query(query), asyncio.to_thread(lexical.search, query, wide)
+            self._embedder.aembed_query(query),
+            asyncio.to_thread(lexical.search, query, wide + len(excluded)),
         )
-        dense = await asyncio.to_thread(self._store.nearest, vector, wide)
-        return fuse([[r.chunk for r in dense], words])[:top_k]
+        dense = await asyncio.to_thread(self._store.nearest, vector, wide, excluded)
+        done = [c for c in words if c.document_id not in excluded][:wide]
+        return fuse([[r.chunk for r in dense], done])[:top_k]
+
+    def key_fields(self) -> dict[str, object]:
+        """What decides the chunks found besides the query and the corpus (for cache keys)."""
+        return {
+            "hybrid": self.hybrid,
+            "vector_space": self._vector_space,
+            "context_token_budget": self._budget_tokens,
+        }
 
     async def retrieve(
         self, query: str, top_k: int, trace: TraceSpan | None = None

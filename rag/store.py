@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -134,13 +134,22 @@ class ChunkStore:
                 metadatas=[_metadata(c) for c in part],
             )
 
-    def nearest(self, vector: npt.NDArray[np.float32], k: int) -> list[RetrievedChunk]:
-        """The k chunks closest to vector, best first; score is the cosine similarity."""
+    def nearest(
+        self, vector: npt.NDArray[np.float32], k: int, excluded: Collection[str] = ()
+    ) -> list[RetrievedChunk]:
+        """The k chunks closest to vector, best first; score is the cosine similarity.
+
+        Chunks of the excluded documents are never among them.
+        """
         if k < 1 or self.count() == 0:
             return []
+        where: dict[str, Any] | None = None
+        if excluded:
+            where = {"document_id": {"$nin": sorted(excluded)}}
         found = self._collection.query(
             query_embeddings=vector.reshape(1, -1),
             n_results=k,
+            where=where,
             include=["documents", "metadatas", "distances"],
         )
         ids = found["ids"][0]

@@ -216,8 +216,26 @@ class DocumentRegistry:
                 delete(document_purges).where(document_purges.c.document_id == document_id)
             )
 
+    def outside_corpus(self) -> set[str]:
+        """Documents whose chunks may be in the store but are not part of the corpus.
+
+        They are being indexed, failed, or retired and waiting for their chunks to be purged.
+        """
+        c = documents.c
+        with self._database.reading() as connection:
+            unfinished = set(
+                connection.execute(select(c.document_id).where(c.status != "done")).scalars()
+            )
+            done = select(c.document_id).where(c.status == "done")
+            purging = connection.execute(
+                select(document_purges.c.document_id).where(
+                    document_purges.c.document_id.not_in(done)
+                )
+            ).scalars()
+            return unfinished | set(purging)
+
     def corpus_version(self) -> str:
-        """Names the set of indexed documents; it changes whenever that set changes."""
+        """Names the set of indexed documents: new whenever that set changes, never reused."""
         with self._database.reading() as connection:
             value = connection.execute(
                 select(shared_values.c.value).where(shared_values.c.key == _VERSION_KEY)
@@ -241,17 +259,25 @@ class DocumentRegistry:
     @staticmethod
     def _refresh_version(connection: Connection) -> None:
         # A hash of the done documents' ids (themselves content hashes): re-ingesting an
-        # unchanged corpus keeps the version, any add, replace or delete changes it.
+        # unchanged corpus keeps the version, any add, replace or delete changes it. The count
+        # of changes after it means a version never comes back: a document added and deleted
+        # again while an answer was being made leaves that answer under a version nobody asks.
         ids = connection.execute(
             select(documents.c.document_id)
             .where(documents.c.status == "done")
             .order_by(documents.c.document_id)
         ).scalars()
         digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+        current = connection.execute(
+            select(shared_values.c.value).where(shared_values.c.key == _VERSION_KEY)
+        ).scalar_one()
+        digest_before, _, changes = current.removeprefix("c-").partition("-")
+        if digest_before == digest:
+            return
         connection.execute(
             update(shared_values)
             .where(shared_values.c.key == _VERSION_KEY)
-            .values(value=f"c-{digest}")
+            .values(value=f"c-{digest}-{int(changes or 0) + 1}")
         )
 
     def cached_vectors(self, keys: Iterable[str]) -> dict[str, npt.NDArray[np.float32]]:
