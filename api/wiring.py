@@ -154,9 +154,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             hybrid=settings.hybrid_search,
             context_token_budget=settings.context_token_budget,
             tracing=tracing,
+            outside_corpus=registry.outside_corpus,
+            vector_space=embedder.vector_space,
         )
         conversations = ConversationStore(database)
-        answer_cache = AnswerCache(database)
+        answer_cache = AnswerCache(database, max_entries=settings.answer_cache_max_entries)
         planner = CachePlanner(settings.cache_policy, prices)
         answerer = Answerer(
             retriever=retriever,

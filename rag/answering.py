@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -186,13 +186,12 @@ class Answerer:
         if not question.strip():
             raise InvalidInput("the question is empty")
         model = model_info(options.model or self.default_model).model_id
-        top_k = options.top_k or self.default_top_k
         conversation = await self._conversation(options.conversation_id, options.owner)
         corpus_version = await asyncio.to_thread(self.corpus_version)
         feature = Feature.ASK_STREAM if options.stream else Feature.ASK
 
         shape = options.shape
-        key_options = {"top_k": top_k, **shape.cache_fields()}
+        key_options = self.answer_key_options(options.top_k, shape, model)
         key = answer_key(question, corpus_version, PROMPT_VERSION, model, key_options)
         use_answer_cache = (
             self.planner.policy != "off" and not conversation.turns and shape.answer_cacheable
@@ -207,10 +206,12 @@ class Answerer:
                     if isinstance(event, Done)
                     else event
                 )
+            # The turn keeps the documents the answer was given over: follow-ups are grounded
+            # in them and resend the same block the answering call wrote to the cache.
             await self.conversations.append(
                 conversation.conversation_id,
                 Turn(question, stored.text),
-                (),
+                stored.chunks,
                 corpus_version,
                 conversation.last_message_id,
             )
@@ -238,7 +239,7 @@ class Answerer:
                     await self.conversations.append(
                         conversation.conversation_id,
                         Turn(question, match.answer.text),
-                        tuple(r.chunk for r in retrieved),
+                        match.answer.chunks or tuple(r.chunk for r in retrieved),
                         corpus_version,
                         conversation.last_message_id,
                     )
@@ -310,8 +311,13 @@ class Answerer:
             for citation in citations:
                 yield Cited(citation)
             yield self._used(model, meter.usage, layer_hit(meter.usage, prompt))
-            if use_answer_cache and meter.stop_reason in ("end_turn", "tool_use"):
-                stored = StoredAnswer(answer, sources, tuple(citations), meter.usage)
+            complete = meter.stop_reason in ("end_turn", "tool_use")
+            # An ingest or delete that landed during the call may have changed what retrieval
+            # saw: such an answer is kept under no version.
+            if use_answer_cache and complete and await self._corpus_unchanged(corpus_version):
+                stored = StoredAnswer(
+                    answer, sources, tuple(citations), meter.usage, prompt.block_chunks
+                )
                 await self.answer_cache.put(key, model, stored)
                 if semantic is not None:
                     # The evidence guard compares retrievals, as the benchmark measured it:
@@ -339,6 +345,28 @@ class Answerer:
             if use_answer_cache:
                 # A no-op once the answer is stored; otherwise the next asker calls Claude.
                 await self.answer_cache.release(key)
+
+    def answer_key_options(
+        self, top_k: int | None, shape: AnswerShape, model: str
+    ) -> dict[str, object]:
+        """Every option an answer depends on besides question, corpus, prompt and model.
+
+        What retrieval finds (top_k as asked, the default, hybrid search, the vectors, the
+        budget), how the context is cut from it, the request's max_tokens, and the shape
+        (format with its citations toggle, structured-answer schema, thinking).
+        """
+        info = model_info(model)
+        return {
+            "top_k": top_k,
+            "default_top_k": self.default_top_k,
+            "retrieval": self.retriever.key_fields(),
+            "context": asdict(self.context_sizing),
+            "max_tokens": shape.max_tokens(self.max_answer_tokens, info.max_output_tokens),
+            **shape.cache_fields(),
+        }
+
+    async def _corpus_unchanged(self, corpus_version: str) -> bool:
+        return await asyncio.to_thread(self.corpus_version) == corpus_version
 
     async def close_audits(self) -> None:
         """Stop the audits still running (before the ledger they write to closes)."""

@@ -73,14 +73,13 @@ async def price_ask(
     """Count and price the ask of question with options on info's model, generating nothing."""
     model = info.model_id
     shape = options.shape
-    top_k = options.top_k or answerer.default_top_k
     conversation = Conversation("")
     if options.conversation_id is not None:
         conversation = await answerer.conversations.load(options.conversation_id, options.owner)
     corpus_version = await asyncio.to_thread(answerer.corpus_version)
     answer_cached = False
     if answerer.planner.policy != "off" and not conversation.turns and shape.answer_cacheable:
-        key_options = {"top_k": top_k, **shape.cache_fields()}
+        key_options = answerer.answer_key_options(options.top_k, shape, model)
         key = answer_key(question, corpus_version, PROMPT_VERSION, model, key_options)
         answer_cached = await answerer.answer_cache.get(key) is not None
 

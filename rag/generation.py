@@ -14,6 +14,7 @@ Rules it holds:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,8 +51,16 @@ class AnswerShape:
         return self.thinking is None
 
     def cache_fields(self) -> dict[str, str]:
-        """What the answer cache key needs from the shape (a JSON answer is its own entry)."""
-        return {"format": self.format} if self.format != "text" else {}
+        """What the answer cache key needs from the shape.
+
+        The format (and with it the citations toggle), the structured answer's schema, and the
+        thinking asked for.
+        """
+        fields = {"format": self.format, "thinking": repr(self.thinking)}
+        if self.format == "json":
+            schema = json.dumps(StructuredAnswer.model_json_schema(), sort_keys=True)
+            fields["schema"] = hashlib.sha256(schema.encode()).hexdigest()[:16]
+        return fields
 
     def check(self, info: ModelInfo, max_budget_tokens: int) -> None:
         """FeatureUnsupported (or InvalidInput) unless info's model can answer in this shape."""

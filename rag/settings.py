@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         description="`adaptive` marks a cache layer only when it is expected to pay, "
         "`always` marks every layer, `off` sends no cache_control and disables the answer cache.",
     )
+    answer_cache_max_entries: int = Field(
+        10_000,
+        ge=1,
+        description="Most answers the answer cache keeps; past it the least recently used go.",
+    )
     semantic_cache: Literal["on", "off"] = Field(
         "off",
         description="Serve a cached answer for a paraphrase of its question, when the evidence, "

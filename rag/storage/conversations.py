@@ -8,9 +8,8 @@ cache read) and name the previous response for cache diagnostics.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
@@ -18,6 +17,7 @@ from sqlalchemy import func, insert, select
 from rag.errors import NotFound
 from rag.owners import Owner
 from rag.storage.database import Database
+from rag.storage.serialised import dump_chunks, load_chunks
 from rag.storage.tables import conversation_turns, conversations
 from rag.types import Chunk, Turn
 
@@ -93,7 +93,7 @@ class ConversationStore:
         return Conversation(
             conversation_id=conversation_id,
             turns=tuple(Turn(row.question, row.answer) for row in rows),
-            last_chunks=tuple(_chunk(c) for c in json.loads(last.chunks)),
+            last_chunks=load_chunks(last.chunks),
             last_corpus_version=last.corpus_version,
             last_message_id=last.message_id,
         )
@@ -123,7 +123,7 @@ class ConversationStore:
                     number=count,
                     question=turn.question,
                     answer=turn.answer,
-                    chunks=json.dumps([asdict(c) for c in chunks]),
+                    chunks=dump_chunks(chunks),
                     corpus_version=corpus_version,
                     message_id=message_id,
                     created_at=_now(),
@@ -133,8 +133,3 @@ class ConversationStore:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _chunk(data: dict[str, object]) -> Chunk:
-    data["heading_path"] = tuple(data["heading_path"])  # type: ignore[arg-type]
-    return Chunk(**data)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -19,8 +19,8 @@ from sqlalchemy import delete, insert, select
 
 from rag.answer_cache import StoredAnswer
 from rag.storage.database import Database
+from rag.storage.serialised import answer_columns, load_answer
 from rag.storage.tables import semantic_answers
-from rag.types import Citation, Source, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,9 @@ class SemanticStore:
     def _entries(self, scope: str) -> list[SemanticEntry]:
         t = semantic_answers.c
         query = (
-            select(t.question, t.vector, t.chunk_ids, t.text, t.sources, t.citations, t.usage)
+            select(
+                t.question, t.vector, t.chunk_ids, t.text, t.sources, t.citations, t.usage, t.chunks
+            )
             .where(t.scope == scope)
             .order_by(t.id.desc())
             .limit(self._max_entries)
@@ -60,17 +62,12 @@ class SemanticStore:
             rows = connection.execute(query).all()
         return [
             SemanticEntry(
-                question=question,
-                vector=np.frombuffer(vector, dtype=np.float32),
-                chunk_ids=tuple(json.loads(chunk_ids)),
-                answer=StoredAnswer(
-                    text=text,
-                    sources=tuple(Source(**s) for s in json.loads(sources)),
-                    citations=tuple(Citation(**c) for c in json.loads(citations)),
-                    usage=Usage(**json.loads(usage)),
-                ),
+                question=row.question,
+                vector=np.frombuffer(row.vector, dtype=np.float32),
+                chunk_ids=tuple(json.loads(row.chunk_ids)),
+                answer=load_answer(row._mapping),
             )
-            for question, vector, chunk_ids, text, sources, citations, usage in rows
+            for row in rows
         ]
 
     def _add(self, scope: str, corpus_version: str, entry: SemanticEntry) -> None:
@@ -81,10 +78,7 @@ class SemanticStore:
             "question": entry.question,
             "vector": np.asarray(entry.vector, dtype=np.float32).tobytes(),
             "chunk_ids": json.dumps(list(entry.chunk_ids)),
-            "text": answer.text,
-            "sources": json.dumps([asdict(s) for s in answer.sources]),
-            "citations": json.dumps([asdict(c) for c in answer.citations]),
-            "usage": json.dumps(asdict(answer.usage)),
+            **answer_columns(answer),
             "created_epoch_ms": int(time.time() * 1000),
         }
         t = semantic_answers.c

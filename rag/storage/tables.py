@@ -57,8 +57,13 @@ answers = Table(
     Column("sources", Text()),
     Column("citations", Text()),
     Column("usage", Text()),
+    # The documents block the answer was given over (JSON chunks), for a hit's conversation.
+    Column("chunks", Text()),
     Column("claimed_until_epoch_ms", BigInteger()),
+    # When the answer was last stored or served: the least recent goes first past the bound.
+    Column("used_epoch_ms", BigInteger()),
     Column("created_at", DateTime(), nullable=False),
+    Index("ix_answers_used", "used_epoch_ms"),
 )
 
 # The document registry: a document is part of the corpus once its status is `done`.
@@ -147,6 +152,7 @@ semantic_answers = Table(
     Column("sources", Text(), nullable=False),
     Column("citations", Text(), nullable=False),
     Column("usage", Text(), nullable=False),
+    Column("chunks", Text()),
     Column("created_epoch_ms", BigInteger(), nullable=False),
     Index("ix_semantic_answers_scope", "scope"),
 )

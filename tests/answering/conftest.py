@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -73,11 +74,23 @@ class UpstreamMonitor:
     # Faults for the emulator to produce on the next requests, in order (x-emulator-fault).
     faults: list[str] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
+    # Cleared, it holds each request at the emulator's door until set again.
+    gate: threading.Event = field(default_factory=lambda: _open_event())
+
+    def wait_for_requests(self, count: int, timeout: float = 20) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.requests >= count, timeout)
 
     def wait_for_outcomes(self, count: int, timeout: float = 20) -> list[str]:
         with self.changed:
             assert self.changed.wait_for(lambda: len(self.outcomes) >= count, timeout)
             return list(self.outcomes)
+
+
+def _open_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
 
 
 class _Sender:
@@ -106,7 +119,11 @@ def _monitored(app: Any, monitor: UpstreamMonitor) -> Any:
         if scope["type"] != "http" or scope["path"] != "/v1/messages":
             await app(scope, receive, send)
             return
-        monitor.requests += 1
+        with monitor.changed:
+            monitor.requests += 1
+            monitor.changed.notify_all()
+        if not monitor.gate.is_set():
+            await asyncio.to_thread(monitor.gate.wait)
         body = bytearray()
         if monitor.faults:
             fault = monitor.faults.pop(0).encode()

@@ -1,14 +1,16 @@
-"""The answer cache is shared: a question asked on two replicas at once is answered once."""
+"""The answer cache is shared: a question asked on two replicas at once is answered once; it
+is bounded, and keeps each answer's documents."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
 from rag.answer_cache import StoredAnswer
 from rag.storage import Database
 from rag.storage.answers import AnswerCache
-from rag.types import Citation, Source, Usage
+from rag.types import Chunk, Citation, Source, Usage
 
 ANSWER = StoredAnswer(
     text="Run strata serve.",
@@ -57,3 +59,29 @@ async def test_the_claim_of_a_replica_that_died_runs_out(
     assert await asyncio.wait_for(alive.get_or_claim("k"), timeout=30) is None
     await alive.put("k", "claude-sonnet-5-5", ANSWER)
     assert await dead.get("k") == ANSWER
+
+
+async def test_past_its_bound_the_cache_drops_the_least_recently_used_answer(
+    open_replica: Callable[[], Database],
+) -> None:
+    cache = AnswerCache(open_replica(), max_entries=2)
+    for key in ("a", "b"):
+        assert await cache.get_or_claim(key) is None
+        await cache.put(key, "claude-sonnet-5-5", ANSWER)
+    assert await cache.get_or_claim("a") == ANSWER  # a is now used more recently than b
+    assert await cache.get_or_claim("c") is None
+    await cache.put("c", "claude-sonnet-5-5", ANSWER)
+
+    other = AnswerCache(open_replica(), max_entries=2)
+    assert await other.get("a") == ANSWER
+    assert await other.get("b") is None
+    assert await other.get("c") == ANSWER
+
+
+async def test_a_stored_answer_keeps_the_documents_it_was_given_over(
+    open_replica: Callable[[], Database],
+) -> None:
+    chunk = Chunk("doc:0", "doc", "guide.md", "Guide", "Run strata serve.", ("Start",), 0, 0, 17)
+    answer = replace(ANSWER, chunks=(chunk,))
+    await AnswerCache(open_replica()).put("k", "claude-sonnet-5-5", answer)
+    assert await AnswerCache(open_replica()).get("k") == answer
