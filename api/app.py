@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import document_error_responses, install_error_handlers
 from api.routes import ask, batches, dashboard, documents, health, metrics, search, usage
+from api.routes.docs import install_docs
 from api.security import install_security
 from api.wiring import Services, open_services
 from rag.settings import Settings
@@ -23,12 +24,21 @@ def create_app(settings: Settings) -> FastAPI:
         async with open_services(settings) as services:
             yield {"services": services}
 
-    app = FastAPI(title="Strata", version="0.1.0", lifespan=lifespan)
+    # The documentation routes are Strata's own (api/routes/docs.py): they check the key.
+    app = FastAPI(
+        title="Strata",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     install_error_handlers(app)
     install_security(app, settings)
 
     for module in (health, ask, search, documents, batches, usage, dashboard, metrics):
         app.include_router(module.router)
     app.mount(dashboard.STATIC_URL, StaticFiles(directory=dashboard.STATIC_DIR), name="static")
+    install_docs(app)
     document_error_responses(app)
     return app

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from api.control_chars import for_terminal
 from api.wiring import open_services
 from rag.batches import BatchQuestion, QuestionResult
 from rag.errors import StrataError
@@ -53,14 +54,14 @@ async def run_batch(
 
 def _print_result(result: QuestionResult) -> None:
     question = result.question
-    typer.echo(f"[{question.position + 1}] {question.question}  ({question.model})")
+    typer.echo(for_terminal(f"[{question.position + 1}] {question.question}  ({question.model})"))
     if question.answer is None:
         reason = f": {question.error}" if question.error else ""
-        typer.echo(f"    {question.status}{reason}\n")
+        typer.echo(for_terminal(f"    {question.status}{reason}\n"))
         return
-    typer.echo(question.answer.strip())
+    typer.echo(for_terminal(question.answer.strip()))
     for source in result.sources:
-        typer.echo(f"  - {source.title} ({source.source}) [{source.chunk_id}]")
+        typer.echo(for_terminal(f"  - {source.title} ({source.source}) [{source.chunk_id}]"))
     u = question.usage
     cost = result.cost
     typer.echo(

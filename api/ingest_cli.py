@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.control_chars import for_terminal
 from api.wiring import open_services
 from ingest.pipeline import FileOutcome, IngestReport, collect_files
 from rag.settings import Settings
@@ -33,10 +35,12 @@ async def _ingest(settings: Settings, paths: Sequence[Path], out: Console, err: 
         task = progress.add_task("", total=len(files))
 
         def on_file(outcome: FileOutcome) -> None:
-            progress.update(task, advance=1, description=outcome.source)
+            progress.update(task, advance=1, description=escape(for_terminal(outcome.source)))
             if outcome.outcome == "failed":
                 progress.console.print(
-                    f"failed: {outcome.source}: {outcome.error}", markup=False, style="red"
+                    for_terminal(f"failed: {outcome.source}: {outcome.error}"),
+                    markup=False,
+                    style="red",
                 )
 
         with progress:

@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.control_chars import printable
 from api.errors import error_response
 from api.limits import install_stream_limiter
 from api.local_guard import LocalGuard
@@ -151,11 +152,6 @@ class PerimeterMiddleware:
             return {"type": "http.disconnect"}
 
         await response(scope, nothing, send)
-
-
-def printable(text: str) -> str:
-    """Return text with control characters escaped: request values cannot forge log lines."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def _log_access(scope: Scope, outcome: int | str) -> None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 import typer
 
 from api.agent_events import LOOP_EVENTS, loop_line
+from api.control_chars import for_terminal
 from api.wiring import open_services
 from rag.agent import AgentEvent
 from rag.answering import AskOptions, Cited, Delta, Done, Failed, Retrieved, Thinking, Used
@@ -39,13 +40,13 @@ async def print_answer(
             async with aclosing(answering) as events:
                 async for event in events:
                     if isinstance(event, LOOP_EVENTS):
-                        typer.secho(loop_line(event), err=True, dim=True)
+                        typer.secho(for_terminal(loop_line(event)), err=True, dim=True)
                     elif isinstance(event, Thinking):
-                        typer.secho(event.text, nl=False, err=True, dim=True)
+                        typer.secho(for_terminal(event.text), nl=False, err=True, dim=True)
                     elif isinstance(event, Delta) and stream:
-                        typer.echo(event.text, nl=False)
+                        typer.echo(for_terminal(event.text), nl=False)
                     elif isinstance(event, Failed):
-                        typer.echo(f"\nstrata: {event.error}", err=True)
+                        typer.echo(for_terminal(f"\nstrata: {event.error}"), err=True)
                         return 1
                     elif isinstance(event, Done):
                         _print_done(event, stream)
@@ -70,21 +71,23 @@ async def print_search(settings: Settings, query: str, top_k: int) -> int:
     for rank, result in enumerate(found, start=1):
         chunk = result.chunk
         preview = " ".join(chunk.text.split())[:160]
-        typer.echo(f"{rank:>2}. {result.score:.4f}  {chunk.source} [{chunk.chunk_id}]")
-        typer.echo(f"    {preview}")
+        typer.echo(
+            for_terminal(f"{rank:>2}. {result.score:.4f}  {chunk.source} [{chunk.chunk_id}]")
+        )
+        typer.echo(for_terminal(f"    {preview}"))
     return 0
 
 
 def _print_done(done: Done, streamed: bool) -> None:
     if not streamed:
-        typer.echo(done.text, nl=False)
+        typer.echo(for_terminal(done.text), nl=False)
     typer.echo("\n")
     if done.sources:
         typer.echo("Sources:")
         for source in done.sources:
-            typer.echo(f"  - {source.title} ({source.source}) [{source.chunk_id}]")
+            typer.echo(for_terminal(f"  - {source.title} ({source.source}) [{source.chunk_id}]"))
     cached = " (from the answer cache)" if done.from_answer_cache else ""
-    typer.echo(f"Conversation: {done.conversation_id}{cached}")
+    typer.echo(for_terminal(f"Conversation: {done.conversation_id}{cached}"))
 
 
 def _usage_line(used: Used) -> str:

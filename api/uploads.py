@@ -24,6 +24,13 @@ FIELD = "files"
 _MAX_NAME_CHARS = 200
 # Room for the multipart boundaries and part headers around the files themselves.
 _ENVELOPE_BYTES = 64 * 1024
+# A file part needs two headers (Content-Disposition, Content-Type) of a few hundred bytes.
+# The parser refuses more headers, or a longer header line, than these; a body of endless
+# headers or of tiny parts, cheap to send and costly to parse, is refused early.
+MAX_PART_HEADERS = 8
+MAX_PART_HEADER_BYTES = 4096
+# Parts that are not files (other form fields) are read and ignored, up to this many.
+_MAX_OTHER_PARTS = 16
 
 PathFactory = Callable[[], Path]
 
@@ -63,10 +70,17 @@ class _Receiver:
         self._headers: dict[bytes, bytes] = {}
         self._field = b""
         self._current: ReceivedFile | None = None
+        self._parts = 0
 
     def on_part_begin(self) -> None:
         self._headers = {}
         self._current = None
+        self._parts += 1
+        if self._parts > self.max_files + _MAX_OTHER_PARTS:
+            raise InvalidInput(
+                f"too many parts: at most {self.max_files} files and {_MAX_OTHER_PARTS} "
+                "other fields per upload"
+            )
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._field += data[start:end]
@@ -135,7 +149,12 @@ async def receive_files(
     if declared_length.isdigit() and int(declared_length) > limit:
         raise DocumentTooLarge(f"the upload is over the {limit:,}-byte request limit")
     receiver = _Receiver(new_path, max_file_bytes, max_files)
-    parser = MultipartParser(options[b"boundary"], _callbacks(receiver))  # type: ignore[arg-type]
+    parser = MultipartParser(
+        options[b"boundary"],
+        _callbacks(receiver),  # type: ignore[arg-type]
+        max_header_count=MAX_PART_HEADERS,
+        max_header_size=MAX_PART_HEADER_BYTES,
+    )
     received_bytes = 0
     try:
         async for chunk in request.stream():
@@ -147,6 +166,11 @@ async def receive_files(
         parser.finalize()
     except MultipartParseError as exc:
         await _discard(receiver.files)
+        if str(exc).startswith("Maximum header"):
+            raise InvalidInput(
+                f"a part's headers are over the limit of {MAX_PART_HEADERS} headers of "
+                f"{MAX_PART_HEADER_BYTES:,} bytes: {exc}"
+            ) from exc
         raise InvalidInput(f"malformed multipart body: {exc}") from exc
     except BaseException:
         await _discard(receiver.files)

@@ -144,6 +144,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             settings.max_unpacked_bytes,
             workers=settings.ingest_workers,
             lease_seconds=settings.job_lease_seconds,
+            orphan_seconds=settings.upload_orphan_seconds,
         )
         await jobs.start()
         stack.push_async_callback(jobs.close)

@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ __all__ = ["Job", "JobRunner", "Upload"]
 _SHUTDOWN_WAIT_SECONDS = 60
 # How often an idle worker looks for jobs other replicas accepted.
 _POLL_SECONDS = 1.0
+# The sweep for abandoned upload files runs at least this often.
+_MAX_SWEEP_INTERVAL_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class JobRunner:
         max_unpacked_bytes: int,
         workers: int = 2,
         lease_seconds: float = 30.0,
+        orphan_seconds: float = 3600.0,
     ) -> None:
         self.pipeline = pipeline
         self.store = store
@@ -72,10 +76,49 @@ class JobRunner:
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._running: set[asyncio.Future[FileOutcome]] = set()
+        self._orphan_seconds = orphan_seconds
+        # Files this process is receiving or ingesting, by path, with when each was named.
+        self._in_use: dict[Path, float] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     def new_upload_path(self) -> Path:
         """A fresh path under the uploads folder to receive a file into."""
-        return self.upload_dir / f"{uuid.uuid4().hex}.part"
+        path = self.upload_dir / f"{uuid.uuid4().hex}.part"
+        self._in_use[path] = time.time()
+        return path
+
+    def sweep(self) -> list[Path]:
+        """Delete upload files untouched for the orphan age and not in use; returns them.
+
+        A process killed while receiving or ingesting a file leaves it behind, as does a
+        request cut short between receiving and queueing its files.
+        """
+        now = time.time()
+        removed: list[Path] = []
+        for path in self.upload_dir.iterdir():
+            if path in self._in_use:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if now - path.stat().st_mtime >= self._orphan_seconds and path.is_file():
+                    path.unlink()
+                    removed.append(path)
+        # Forget paths whose file is gone, once nothing can be writing them any more.
+        for path, named_at in list(self._in_use.items()):
+            if now - named_at >= self._orphan_seconds and not path.exists():
+                self._in_use.pop(path, None)
+        return removed
+
+    async def _sweep_periodically(self) -> None:
+        interval = min(self._orphan_seconds / 2, _MAX_SWEEP_INTERVAL_SECONDS)
+        while True:
+            try:
+                removed = await asyncio.to_thread(self.sweep)
+            except OSError:
+                log.exception("could not sweep %s", self.upload_dir)
+            else:
+                if removed:
+                    log.info("removed %d abandoned upload file(s)", len(removed))
+            await asyncio.sleep(interval)
 
     def get(self, job_id: str, owner: Owner = LOCAL_OWNER) -> Job:
         """The job's current state; NotFound if there is no such job that owner may see."""
@@ -147,6 +190,7 @@ class JobRunner:
             asyncio.create_task(self._work(), name=f"strata-ingest-jobs-{n}")
             for n in range(self._worker_count)
         ]
+        self._sweeper = asyncio.create_task(self._sweep_periodically(), name="strata-upload-sweep")
 
     @property
     def ready(self) -> bool:
@@ -172,6 +216,7 @@ class JobRunner:
     async def _run(self, claimed: ClaimedJob) -> None:
         job = claimed.job
         path = self.upload_dir / f"{job.job_id}.{uuid.uuid4().hex[:8]}"
+        self._in_use[path] = time.time()
         await asyncio.to_thread(path.write_bytes, claimed.data)
         ingest = functools.partial(self.pipeline.ingest_file, path, job.filename, job.declared_type)
         running = asyncio.get_running_loop().run_in_executor(None, ingest)
@@ -204,8 +249,13 @@ class JobRunner:
             self._running.discard(running)
             if running.done():
                 await asyncio.to_thread(path.unlink, missing_ok=True)
+                self._in_use.pop(path, None)
             else:
-                running.add_done_callback(lambda _: path.unlink(missing_ok=True))
+                running.add_done_callback(lambda _: self._forget(path))
+
+    def _forget(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        self._in_use.pop(path, None)
 
     async def _renew(self, job_id: str) -> None:
         while True:
@@ -221,9 +271,10 @@ class JobRunner:
 
     async def close(self) -> None:
         """Stop the workers; a job cut short goes back to the queue for any replica."""
-        for worker in self._workers:
+        tasks = [*self._workers, *([self._sweeper] if self._sweeper else [])]
+        for worker in tasks:
             worker.cancel()
-        for worker in self._workers:
+        for worker in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         if self._running:

@@ -1,7 +1,8 @@
 """Strata's one settings object, read from STRATA_* variables and an optional .env file.
 
 Built once by the app factory or a CLI command and passed down; no other module reads the
-environment.
+environment. The .env file is never the working directory's: a file planted in a folder the
+server happens to start in could send Claude calls, and the key, elsewhere.
 """
 
 from __future__ import annotations
@@ -58,11 +59,26 @@ class PriceOverride(BaseModel):
     cache_write_1h: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
 
 
+class _EnvFileLocation(BaseSettings):
+    """Where Settings.load looks for a .env file: read before the settings it holds."""
+
+    model_config = SettingsConfigDict(env_prefix="STRATA_", extra="ignore")
+
+    env_file: Path | None = None
+    home: Path | None = None
+
+
 class Settings(BaseSettings):
     """Everything Strata can be configured with. Field descriptions feed the README table."""
 
     model_config = SettingsConfigDict(
-        env_prefix="STRATA_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="STRATA_", env_file=None, extra="ignore", populate_by_name=True
+    )
+
+    env_file: Path | None = Field(
+        None,
+        description="A `.env` file of settings; unset: `$STRATA_HOME/.env` when `STRATA_HOME` "
+        "is set. The working directory's `.env` is never read. Variables take precedence.",
     )
 
     home: Path = Field(
@@ -223,6 +239,13 @@ class Settings(BaseSettings):
         description="How long a replica holds an upload job without a heartbeat; after that "
         "(its process died) another replica takes the job.",
     )
+    upload_orphan_seconds: float = Field(
+        3600.0,
+        ge=1,
+        description="Files under `STRATA_HOME/uploads` that no request or job is using and "
+        "that have not changed for this long (left by a killed process) are deleted; checked "
+        "while the server runs.",
+    )
     max_unpacked_bytes: int = Field(
         200 * 1024 * 1024,
         ge=1,
@@ -270,6 +293,27 @@ class Settings(BaseSettings):
             seen.add(secret)
             keys.append({"secret": secret, "role": role})
         return keys
+
+    @field_validator("env_file")
+    @classmethod
+    def _env_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"STRATA_ENV_FILE names {value}, which is not a file")
+        return value
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Settings from the environment, then from STRATA_ENV_FILE or `$STRATA_HOME/.env`.
+
+        overrides (command-line options) take precedence over both.
+        """
+        where = _EnvFileLocation()
+        env_file = where.env_file
+        if env_file is None and where.home is not None:
+            env_file = where.home / ".env"
+        if env_file is not None and not env_file.is_file() and where.env_file is None:
+            env_file = None
+        return cls(_env_file=env_file, **overrides)  # type: ignore[arg-type]
 
     @field_validator("price_overrides", mode="before")
     @classmethod

@@ -110,6 +110,45 @@ def test_a_malformed_upload_gets_a_4xx_and_leaves_nothing_behind(
     assert list(keyed_settings.home.rglob("*.part")) == []
 
 
+def _file_part(name: bytes, headers: bytes, content: bytes) -> bytes:
+    disposition = b'Content-Disposition: form-data; name="files"; filename="' + name + b'"\r\n'
+    return f"--{BOUNDARY}\r\n".encode() + disposition + headers + b"\r\n" + content + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            _file_part(b"many.txt", b"".join(b"X-Filler-%d: y\r\n" % i for i in range(40)), b"a"),
+            "Maximum header count exceeded",
+        ),
+        (
+            _file_part(b"long.txt", b"X-Filler: " + b"y" * 20_000 + b"\r\n", b"a"),
+            "Maximum header size exceeded",
+        ),
+        (
+            b"".join(
+                f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=f{i}\r\n\r\nv\r\n".encode()
+                for i in range(200)
+            ),
+            "too many parts",
+        ),
+    ],
+    ids=["header-count", "header-size", "part-count"],
+)
+def test_multipart_part_headers_and_parts_are_capped(
+    admin: httpx.Client, keyed_settings: Settings, body: bytes, message: str
+) -> None:
+    good = _file_part(b"kept-after-hostile-parts.txt", b"", b"A note that still gets in.")
+    response = _upload(admin, good + body + f"--{BOUNDARY}--\r\n".encode())
+    assert_error_shape(response, 400, "invalid_input")
+    assert message in response.json()["error"]["message"]
+    assert list(keyed_settings.home.rglob("*.part")) == []
+    # The server is alive and takes the same file sent properly.
+    retry = _upload(admin, good + f"--{BOUNDARY}--\r\n".encode())
+    assert retry.status_code == 202, retry.text
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -145,7 +184,7 @@ def test_a_field_over_its_limit_is_a_422_naming_the_limit(
     assert limit in response.json()["error"]["message"]
 
 
-def test_published_limits_match_the_settings(anonymous: httpx.Client) -> None:
-    schemas = anonymous.get("/openapi.json").json()["components"]["schemas"]
+def test_published_limits_match_the_settings(admin: httpx.Client) -> None:
+    schemas = admin.get("/openapi.json").json()["components"]["schemas"]
     assert schemas["SearchRequest"]["properties"]["query"]["maxLength"] == 4000
     assert schemas["SearchRequest"]["properties"]["top_k"]["maximum"] == 50
