@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.loaders import check_document, document_id_of
-from ingest.pipeline import FileOutcome, IngestPipeline
+from ingest.files import FileOutcome, document_id_of
+from ingest.loaders import check_document
+from ingest.pipeline import IngestPipeline
 from rag.errors import InvalidInput
 from rag.owners import LOCAL_OWNER, Owner
 from rag.storage.jobs import ClaimedJob, Job, JobStore

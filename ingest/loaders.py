@@ -8,7 +8,6 @@ are transcribed by Claude vision (ingest/vision.py) and the transcription is rea
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import textwrap
@@ -17,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from ingest.files import content_hash, document_id_of
 from ingest.sniffing import (
     DOCX,
     HTML,
@@ -37,16 +37,6 @@ if TYPE_CHECKING:
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _MARKED_CODE = re.compile(r"\[code\]\n(.*?)\n?\[/code\]", re.DOTALL)
 _MAX_TITLE_CHARS = 120
-
-
-def content_hash(data: bytes) -> str:
-    """The SHA-256 of a file's bytes, in hex."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def document_id_of(data: bytes) -> str:
-    """A document's id: derived from its content, so the same bytes always get the same id."""
-    return content_hash(data)[:32]
 
 
 def _decode(data: bytes) -> str:

@@ -11,19 +11,24 @@ and finishes queued purges, so each document ends fully indexed or absent.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from ingest.chunking import chunk_document
-from ingest.loaders import document_id_of, load_document
-from ingest.sniffing import IMAGE_SUFFIXES, MEDIA_TYPE_BY_SUFFIX
+from ingest.files import (
+    FileOutcome,
+    IngestReport,
+    Outcome,
+    collect_files,
+    document_id_of,
+    source_name,
+)
+from ingest.loaders import load_document
 from ingest.vision import VisionTranscriber
 from rag.embeddings import Embedder, Vectors
 from rag.errors import DocumentTooLarge, InvalidInput, UpstreamError
@@ -33,43 +38,7 @@ from rag.types import Chunk, Document
 
 log = logging.getLogger("strata.ingest")
 
-Outcome = Literal["added", "updated", "unchanged", "failed"]
 INTERRUPTED = "interrupted: the process ingesting it stopped before it finished"
-
-
-@dataclass(frozen=True, slots=True)
-class FileOutcome:
-    """What happened to one file."""
-
-    source: str
-    outcome: Outcome
-    document_id: str | None = None
-    chunks: int = 0
-    error: str | None = None
-
-
-@dataclass(slots=True)
-class IngestReport:
-    """What one ingest run did, file by file, and how long it took."""
-
-    files: list[FileOutcome] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for f in self.files if f.outcome == outcome)
-
-    @property
-    def chunks(self) -> int:
-        """Chunks written for added and updated documents."""
-        return sum(f.chunks for f in self.files if f.outcome in ("added", "updated"))
-
-    def summary(self) -> str:
-        """The one summary line of `strata ingest`."""
-        return (
-            f"{self.count('added')} added, {self.count('updated')} updated, "
-            f"{self.count('unchanged')} unchanged, {self.count('failed')} failed; "
-            f"{self.chunks} chunks in {self.seconds:.1f} s"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,36 +47,6 @@ class _Prepared:
     chunks: list[Chunk]
     outcome: Outcome
     index: int = 0
-
-
-def source_name(path: Path) -> str:
-    """How a file is named in citations: relative to the working directory when inside it."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
-
-
-def collect_files(paths: Iterable[Path]) -> list[Path]:
-    """The files named, and the supported files under the folders named, recursively.
-
-    Hidden files and folders are skipped, and so are files of types Strata cannot read.
-    """
-    wanted = set(MEDIA_TYPE_BY_SUFFIX) | IMAGE_SUFFIXES
-    found: list[Path] = []
-    for path in paths:
-        if not path.is_dir():
-            found.append(path)
-            continue
-        for root, dirs, names in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            found.extend(
-                Path(root, n)
-                for n in sorted(names)
-                if not n.startswith(".") and Path(n).suffix.lower() in wanted
-            )
-    return list(dict.fromkeys(found))
 
 
 class IngestPipeline:

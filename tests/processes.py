@@ -21,10 +21,13 @@ def run_strata(
     emulator_url: str | None = None,
     settings: Mapping[str, str] | None = None,
     timeout: float = 300,
+    modules_file: Path | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`strata ARGS` on home, offline or against emulator_url; none of the caller's settings.
 
-    settings adds environment variables (`STRATA_...`) for this run only.
+    settings adds environment variables (`STRATA_...`) for this run only. With modules_file,
+    the process writes the name of every module it imported there as it exits.
     """
     env = {
         key: value
@@ -35,8 +38,26 @@ def run_strata(
     if emulator_url is not None:
         env["STRATA_ANTHROPIC_BASE_URL"] = emulator_url
     env |= settings or {}
-    command = [sys.executable, "-c", "from api.cli import main; main()", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    code = "from api.cli import main; main()"
+    if modules_file is not None:
+        code = (
+            "import atexit, pathlib, sys; atexit.register(lambda: pathlib.Path("
+            f"{str(modules_file)!r}).write_text(chr(10).join(sorted(sys.modules)))); {code}"
+        )
+    command = [sys.executable, "-c", code, *args]
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
+
+
+# What a command that only talks to a server, or finds nothing to ingest, must never load.
+ENGINES = ("torch", "chromadb", "sentence_transformers", "anthropic", "api.emulator")
+
+
+def engines_loaded(modules_file: Path) -> list[str]:
+    """The engines among the modules a run_strata(modules_file=...) process imported."""
+    loaded = modules_file.read_text().splitlines()
+    return [n for n in loaded if any(n == e or n.startswith(f"{e}.") for e in ENGINES)]
 
 
 def wait_until_serving(process: subprocess.Popen[bytes], url: str) -> None:

@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -57,6 +55,14 @@ class Database:
         with database.writing() as connection:
             _migrate(connection)
         return database
+
+    @classmethod
+    def open_unmigrated(cls, url: str) -> Database:
+        """Connect to url as it is, for a quick read: alembic is neither loaded nor run.
+
+        A read may then fail on a schema older than this code; the caller falls back to open().
+        """
+        return cls(_engine(url))
 
     @property
     def is_postgresql(self) -> bool:
@@ -153,6 +159,10 @@ def _adopt_legacy_file(path: Path) -> None:
 
 
 def _migrate(connection: Connection) -> None:
+    # Loaded here: alembic takes longer to import than a quick read takes to run.
+    from alembic import command
+    from alembic.config import Config
+
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
     config = Config()

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from rag.errors import NotFound
 from rag.storage.database import (
@@ -58,6 +59,34 @@ class DocumentRecord:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def indexed_chunk_counts(database: Database, document_ids: Iterable[str]) -> dict[str, int]:
+    """The chunk counts of those of document_ids that are fully indexed.
+
+    Reads only, on a database maybe not migrated (Database.open_unmigrated): an unchanged
+    re-ingest answers from this before anything else is opened. A database without the
+    documents table yet has nothing indexed.
+    """
+    wanted = list(dict.fromkeys(document_ids))
+    found: dict[str, int] = {}
+    try:
+        _read_chunk_counts(database, wanted, found)
+    except DBAPIError:
+        return {}
+    return found
+
+
+def _read_chunk_counts(database: Database, wanted: list[str], found: dict[str, int]) -> None:
+    with database.reading() as connection:
+        for start in range(0, len(wanted), _LOOKUP_BATCH):
+            rows = connection.execute(
+                select(documents.c.document_id, documents.c.chunk_count).where(
+                    documents.c.document_id.in_(wanted[start : start + _LOOKUP_BATCH]),
+                    documents.c.status == "done",
+                )
+            )
+            found.update((document_id, count) for document_id, count in rows)
 
 
 class DocumentRegistry:

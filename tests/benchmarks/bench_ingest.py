@@ -15,8 +15,9 @@ from pathlib import Path
 from pydoc_data.topics import topics
 
 from ingest.chunking import chunk_document
+from ingest.files import IngestReport
 from ingest.loaders import load_document
-from ingest.pipeline import IngestPipeline, IngestReport
+from ingest.pipeline import IngestPipeline
 from rag.embeddings import Embedder
 from rag.storage.documents import DocumentRegistry
 from rag.store import ChunkStore
