@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from api.cli_output import tool_call_line, tool_result_line
 from api.schemas import SourceOut, ToolCallOut
 from rag.agent import AgentEvent, IterationLimitReached, ToolCalled, ToolReturned
 
@@ -42,9 +42,9 @@ def loop_payload(event: LoopEvent) -> tuple[str, dict[str, Any]]:
 def loop_line(event: LoopEvent) -> str:
     """One line for a terminal: a tool called, what it returned, or the cap reached."""
     if isinstance(event, ToolCalled):
-        return f"-> {event.name} {json.dumps(event.input, ensure_ascii=False)}"
+        return tool_call_line(event.name, event.input)
     if isinstance(event, ToolReturned):
-        return f"<- {event.name}: {'error: ' if event.is_error else ''}{event.summary}"
+        return tool_result_line(event.name, event.is_error, event.summary)
     return f"strata: {limit_message(event)}"
 
 

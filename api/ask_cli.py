@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import typer
 
+from api.cli_output import dry_run_lines
+from api.routes.ask import dry_run_out
 from api.wiring import open_services
 from rag.answering import AskOptions
-from rag.dry_run import DryRunEstimate
 from rag.errors import StrataError
 from rag.generation import AnswerFormat, AnswerShape
 from rag.settings import Settings
@@ -43,32 +42,6 @@ async def print_dry_run(settings: Settings, question: str, options: AskOptions) 
         except StrataError as exc:
             typer.echo(f"strata: {exc}", err=True)
             return 1
-    for line in _lines(estimate):
+    for line in dry_run_lines(dry_run_out(estimate).model_dump()):
         typer.echo(line)
     return 0
-
-
-def _lines(estimate: DryRunEstimate) -> list[str]:
-    lines = [
-        f"Dry run on {estimate.model}: {estimate.input_tokens} input tokens, "
-        f"at most {estimate.max_output_tokens} output tokens; nothing was generated.",
-    ]
-    for layer in estimate.layers:
-        state = "read from cache" if layer.cached else "written" if layer.marked else "uncached"
-        lines.append(f"  {layer.layer.value:<13} {layer.tokens:>7} tokens  {state}")
-    if estimate.answer_cached:
-        lines.append("An identical answer is stored: asking now costs nothing.")
-    lines.append(
-        f"Input: {_dollars(estimate.input_cost_usd)} predicted, "
-        f"{_dollars(estimate.input_cost_without_cache_usd)} without caching"
-    )
-    lines.append(
-        f"With the most output: {_dollars(estimate.cost_usd)} predicted, "
-        f"{_dollars(estimate.cost_without_cache_usd)} without caching"
-    )
-    lines.append(f"Assumption: {estimate.assumption}")
-    return lines
-
-
-def _dollars(value: Decimal | None) -> str:
-    return "unpriced" if value is None else f"${value:.6f}"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
-from pathlib import Path
 
 import typer
 
-from api.control_chars import for_terminal
+from api.cli_output import batch_lines, batch_result_lines, results_hint
+from api.routes.batches import batch_out, result_out
 from api.wiring import open_services
-from rag.batches import BatchQuestion, QuestionResult
+from rag.batches import BatchQuestion
 from rag.errors import StrataError
 from rag.owners import LOCAL_OWNER
 from rag.settings import Settings
@@ -19,23 +18,17 @@ from rag.settings import Settings
 WAIT_POLL_SECONDS = 1.0
 
 
-def read_questions(path: Path) -> list[str]:
-    """One question per non-blank line of the file."""
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 async def run_batch(
-    settings: Settings, path: Path, model: str | None, top_k: int | None, wait: bool
+    settings: Settings, questions: list[str], model: str | None, top_k: int | None, wait: bool
 ) -> int:
-    """Submit the questions of path; with wait, print each answer once the batch ended."""
-    questions = [BatchQuestion(q, model, top_k) for q in read_questions(path)]
+    """Submit questions; with wait, print each answer once the batch ended."""
+    asked = [BatchQuestion(question, model, top_k) for question in questions]
     async with open_services(settings) as services:
         try:
-            batch = await services.batches.submit(questions, LOCAL_OWNER)
-            count = batch.question_count
-            typer.echo(f"Batch {batch.batch_id}: {count} question(s) submitted.")
+            batch = await services.batches.submit(asked, LOCAL_OWNER)
+            _echo(batch_lines(batch_out(batch).model_dump(), submitted=True))
             if not wait:
-                typer.echo(f"Results: GET /v1/batches/{batch.batch_id}/results once it ended.")
+                typer.echo(results_hint(batch.batch_id))
                 return 0
             while not batch.recorded:
                 await asyncio.sleep(WAIT_POLL_SECONDS)
@@ -46,31 +39,11 @@ async def run_batch(
             typer.echo(f"strata: {exc}", err=True)
             return 1
     for result in results:
-        _print_result(result)
-    counts = ", ".join(f"{n} {state}" for state, n in batch.counts.items() if n)
-    typer.echo(f"Batch {batch.batch_id} ended: {counts}.")
+        _echo(batch_result_lines(result_out(result).model_dump()))
+    _echo(batch_lines(batch_out(batch).model_dump(), submitted=False))
     return 0 if batch.counts.get("succeeded") == batch.question_count else 1
 
 
-def _print_result(result: QuestionResult) -> None:
-    question = result.question
-    typer.echo(for_terminal(f"[{question.position + 1}] {question.question}  ({question.model})"))
-    if question.answer is None:
-        reason = f": {question.error}" if question.error else ""
-        typer.echo(for_terminal(f"    {question.status}{reason}\n"))
-        return
-    typer.echo(for_terminal(question.answer.strip()))
-    for source in result.sources:
-        typer.echo(for_terminal(f"  - {source.title} ({source.source}) [{source.chunk_id}]"))
-    u = question.usage
-    cost = result.cost
-    typer.echo(
-        f"Usage: {u.input_tokens} in, {u.cache_creation_input_tokens} cache write, "
-        f"{u.cache_read_input_tokens} cache read, {u.output_tokens} out; batch price "
-        f"{_dollars(cost.cost_usd if cost else None)}, saved "
-        f"{_dollars(cost.saved_usd if cost else None)}\n"
-    )
-
-
-def _dollars(value: Decimal | None) -> str:
-    return "unpriced" if value is None else f"${value:.6f}"
+def _echo(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from api.client.http import ServerClient
+
+# Sends the command to a running server instead of running it here.
+ServerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="Send this to the Strata server at URL (default STRATA_URL; its key: STRATA_API_KEY).",
+        show_default=False,
+    ),
+]
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Strata: answers over your documents."
@@ -36,12 +49,35 @@ def _not_built(command: str) -> NoReturn:
     raise typer.Exit(3)
 
 
+def _settings_for(url: str | None) -> Settings:
+    """The settings, with the server of --url when one was given."""
+    return _settings(url=url) if url is not None else _settings()
+
+
+def _on_server(settings: Settings, command: Callable[[ServerClient], int]) -> NoReturn:
+    """Run command against the server at settings.url; a failure is one line and exit 1."""
+    from api.client.http import ServerClient, ServerError
+    from api.control_chars import for_terminal
+
+    assert settings.url is not None
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    try:
+        with ServerClient(settings.url, key) as client:
+            code = command(client)
+    except ServerError as exc:
+        typer.echo(for_terminal(f"strata: {exc}"), err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the HTTP service (and the offline emulator when no ANTHROPIC_API_KEY is set)."""
+    import uvicorn
+
     from api.app import create_app
     from api.security import configure_logging
 
@@ -53,11 +89,20 @@ def serve(
 
 
 @app.command()
-def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")]) -> None:
-    """Ingest files or folders (recursively) into the store."""
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders.")], url: ServerUrl = None
+) -> None:
+    """Ingest files or folders (recursively) into the store, or upload them to a server."""
+    settings = _settings_for(url)
+    if settings.url is not None:
+        from rich.console import Console
+
+        from api.client.uploads import run_ingest as upload
+
+        _on_server(settings, lambda client: upload(client, paths, Console(), Console(stderr=True)))
     from api.ingest_cli import run_ingest
 
-    raise typer.Exit(run_ingest(_settings(), paths))
+    raise typer.Exit(run_ingest(settings, paths))
 
 
 @app.command()
@@ -89,13 +134,26 @@ def ask(
     max_iterations: Annotated[
         int | None, typer.Option(min=1, help="With --agentic: most Claude calls in the loop.")
     ] = None,
+    url: ServerUrl = None,
 ) -> None:
     """Ask a question; the answer streams, then its sources and one usage line."""
+    settings = _settings_for(url)
+    if dry_run and agentic:
+        typer.echo("strata: --dry-run cannot price an --agentic ask; use one of them", err=True)
+        raise typer.Exit(2)
+    if settings.url is not None:
+        _ask_server(
+            settings,
+            question,
+            (not no_stream, conversation, model, answer_format, thinking, thinking_budget),
+            dry_run,
+            agentic,
+            max_iterations,
+        )
     from api.ask_cli import ask_options, print_dry_run
     from api.terminal import print_answer
     from rag.errors import StrataError
 
-    settings = _settings()
     try:
         options = ask_options(
             not no_stream, conversation, model, answer_format, thinking, thinking_budget
@@ -103,21 +161,56 @@ def ask(
     except StrataError as exc:
         typer.echo(f"strata: {exc}", err=True)
         raise typer.Exit(2) from None
-    if dry_run and agentic:
-        typer.echo("strata: --dry-run cannot price an --agentic ask; use one of them", err=True)
-        raise typer.Exit(2)
     if dry_run:
         raise typer.Exit(asyncio.run(print_dry_run(settings, question, options)))
     loop = max_iterations if agentic else None
     raise typer.Exit(asyncio.run(print_answer(settings, question, options, agentic, loop)))
 
 
+def _ask_server(
+    settings: Settings,
+    question: str,
+    options: tuple[bool, str | None, str | None, str, str | None, int | None],
+    dry_run: bool,
+    agentic: bool,
+    max_iterations: int | None,
+) -> NoReturn:
+    from api.client.answers import ask_body, print_answer, print_dry_run
+    from rag.errors import StrataError
+    from rag.thinking import ThinkingRequest
+
+    stream, conversation, model, answer_format, effort, budget = options
+    if effort is not None and budget is not None:
+        try:
+            ThinkingRequest(effort, budget)  # type: ignore[arg-type]
+        except StrataError as exc:
+            typer.echo(f"strata: {exc}", err=True)
+            raise typer.Exit(2) from None
+    body = ask_body(question, stream, conversation, model, answer_format, effort, budget)
+    if dry_run:
+        _on_server(settings, lambda client: print_dry_run(client, body))
+    if agentic:
+        body["agentic"] = True
+        if max_iterations is not None:
+            body["max_iterations"] = max_iterations
+    _on_server(settings, lambda client: print_answer(client, body))
+
+
 @app.command()
-def search(query: str, top_k: Annotated[int, typer.Option(help="How many chunks.")] = 8) -> None:
+def search(
+    query: str,
+    top_k: Annotated[int, typer.Option(help="How many chunks.")] = 8,
+    url: ServerUrl = None,
+) -> None:
     """Show the chunks retrieved for a query, without calling Claude."""
+    settings = _settings_for(url)
+    if settings.url is not None:
+        from api.client.answers import print_search as search_on_server
+
+        _on_server(settings, lambda client: search_on_server(client, query, top_k))
     from api.terminal import print_search
 
-    raise typer.Exit(asyncio.run(print_search(_settings(), query, top_k)))
+    raise typer.Exit(asyncio.run(print_search(settings, query, top_k)))
 
 
 @app.command()
@@ -126,13 +219,19 @@ def usage(
         int | None, typer.Option(min=1, help="Only the last DAYS days; default all time.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    url: ServerUrl = None,
 ) -> None:
     """Show what caching saved: spend, savings, wasted writes, by feature, model and layer."""
     from rich.console import Console
 
+    settings = _settings_for(url)
+    if settings.url is not None:
+        from api.client.reports import run_usage as usage_on_server
+
+        _on_server(settings, lambda client: usage_on_server(client, days, as_json, Console()))
     from api.usage_cli import run_usage
 
-    raise typer.Exit(run_usage(_settings(), days, as_json, Console()))
+    raise typer.Exit(run_usage(settings, days, as_json, Console()))
 
 
 @app.command()
@@ -143,11 +242,19 @@ def batch(
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Wait for the answers and print them.")
     ] = True,
+    url: ServerUrl = None,
 ) -> None:
     """Answer a file of questions through the Message Batches API, at half price."""
+    settings = _settings_for(url)
+    questions = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
+    questions = [question for question in questions if question]
+    if settings.url is not None:
+        from api.client.reports import run_batch as batch_on_server
+
+        _on_server(settings, lambda client: batch_on_server(client, questions, model, top_k, wait))
     from api.batch_cli import run_batch
 
-    raise typer.Exit(asyncio.run(run_batch(_settings(), file, model, top_k, wait)))
+    raise typer.Exit(asyncio.run(run_batch(settings, questions, model, top_k, wait)))
 
 
 @app.command()
@@ -165,6 +272,8 @@ def emulator(
     ] = 1.0,
 ) -> None:
     """Run the Claude Messages API emulator on its own."""
+    import uvicorn
+
     from api.emulator import EmulatorConfig, create_app
 
     try:

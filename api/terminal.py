@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from decimal import Decimal
 
 import typer
 
 from api.agent_events import LOOP_EVENTS, loop_line
+from api.cli_output import NO_CHUNKS, conversation_line, search_lines, source_line, usage_line
 from api.control_chars import for_terminal
+from api.routes.ask import usage_out
 from api.wiring import open_services
 from rag.agent import AgentEvent
 from rag.answering import AskOptions, Cited, Delta, Done, Failed, Retrieved, Thinking, Used
@@ -58,7 +59,7 @@ async def print_answer(
             typer.echo(f"strata: {exc}", err=True)
             return 1
         if used is not None:
-            typer.echo(_usage_line(used))
+            typer.echo(usage_line(usage_out(used).model_dump()))
         return 0
 
 
@@ -67,14 +68,11 @@ async def print_search(settings: Settings, query: str, top_k: int) -> int:
     async with open_services(settings) as services:
         found = await services.retriever.search(query, top_k)
     if not found:
-        typer.echo("no chunks found (is anything ingested?)")
+        typer.echo(NO_CHUNKS)
     for rank, result in enumerate(found, start=1):
         chunk = result.chunk
-        preview = " ".join(chunk.text.split())[:160]
-        typer.echo(
-            for_terminal(f"{rank:>2}. {result.score:.4f}  {chunk.source} [{chunk.chunk_id}]")
-        )
-        typer.echo(for_terminal(f"    {preview}"))
+        for line in search_lines(rank, result.score, chunk.source, chunk.chunk_id, chunk.text):
+            typer.echo(line)
     return 0
 
 
@@ -85,19 +83,5 @@ def _print_done(done: Done, streamed: bool) -> None:
     if done.sources:
         typer.echo("Sources:")
         for source in done.sources:
-            typer.echo(for_terminal(f"  - {source.title} ({source.source}) [{source.chunk_id}]"))
-    cached = " (from the answer cache)" if done.from_answer_cache else ""
-    typer.echo(for_terminal(f"Conversation: {done.conversation_id}{cached}"))
-
-
-def _usage_line(used: Used) -> str:
-    u = used.usage
-    return (
-        f"Usage: {u.input_tokens} in, {u.cache_creation_input_tokens} cache write, "
-        f"{u.cache_read_input_tokens} cache read, {u.output_tokens} out; "
-        f"cost {_dollars(used.cost_usd)}, saved {_dollars(used.saved_usd)}"
-    )
-
-
-def _dollars(value: Decimal | None) -> str:
-    return "unpriced" if value is None else f"${value:.6f}"
+            typer.echo(source_line(source.title, source.source, source.chunk_id))
+    typer.echo(conversation_line(done.conversation_id, done.from_answer_cache))

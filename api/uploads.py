@@ -8,6 +8,7 @@ names: the name the client sent is only ever a label.
 from __future__ import annotations
 
 import asyncio
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,13 +34,23 @@ MAX_PART_HEADER_BYTES = 4096
 _MAX_OTHER_PARTS = 16
 
 PathFactory = Callable[[], Path]
+# A folder kept in an upload's name: letters, digits and a few marks, never `.`/`..` or hidden.
+_PLAIN_FOLDER = re.compile(r"[^\W_.][\w .+@()-]*", re.UNICODE)
 
 
 def safe_filename(raw: str) -> str:
-    """A display name for an uploaded file: no folders, no control characters, bounded."""
+    """A display name for an uploaded file: no control characters, bounded.
+
+    A relative path of plain names (`docs/guide/setup.md`, as `strata ingest` sends) is kept,
+    so files of the same name in different folders stay apart; anything else (`..`, a leading
+    `/`, a backslash, a drive, a hidden folder) loses its folders.
+    """
     name = unicodedata.normalize("NFC", raw)
-    name = PureWindowsPath(PurePosixPath(name.replace("\\", "/")).name).name
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    *folders, base = name.split("/")
+    if folders and len(name) <= _MAX_NAME_CHARS and all(map(_PLAIN_FOLDER.fullmatch, folders)):
+        return "/".join([*folders, safe_filename(base)])
+    name = PureWindowsPath(PurePosixPath(name.replace("\\", "/")).name).name
     name = name.strip().lstrip(".").strip()
     if len(name) > _MAX_NAME_CHARS:
         stem, dot, suffix = name.rpartition(".")

@@ -91,6 +91,16 @@ class Settings(BaseSettings):
         description="API keys with roles, `key1:admin,key2:user,key3:viewer`; each key at "
         "least 16 characters and given once. Without keys the server only listens on loopback.",
     )
+    url: str | None = Field(
+        None,
+        description="A running Strata server (`--url`, e.g. `http://127.0.0.1:8000`): `strata "
+        "ask`, `search`, `usage`, `batch` and `ingest` send their work to it.",
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="The key the CLI sends to the server at `STRATA_URL` (one of that server's "
+        "`STRATA_API_KEYS`); unset: none is sent.",
+    )
     anthropic_api_key: SecretStr | None = Field(
         None,
         validation_alias="ANTHROPIC_API_KEY",
@@ -331,6 +341,13 @@ class Settings(BaseSettings):
             isinstance(model, str) and model.strip() for model in value
         ):
             raise ValueError("STRATA_PRICE_OVERRIDES has an empty model id")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not a server URL: it starts with http:// or https://")
         return value
 
     @field_validator("cors_origins", mode="before")

@@ -69,7 +69,9 @@ async def ask(
             "chooses to make; ask with one of them"
         )
     if body.dry_run:
-        return _dry_run(await services.asker.price(body.question, options, request_id_of(request)))
+        return dry_run_out(
+            await services.asker.price(body.question, options, request_id_of(request))
+        )
     events: AsyncGenerator[AgentEvent, None]
     if body.agentic:
         events = services.agent.ask(
@@ -84,7 +86,8 @@ async def ask(
     return await _collected(first, events)
 
 
-def _dry_run(estimate: DryRunEstimate) -> DryRunResponse:
+def dry_run_out(estimate: DryRunEstimate) -> DryRunResponse:
+    """A dry run's estimate, as the API and the CLI show it."""
     return DryRunResponse(
         model=estimate.model,
         input_tokens=estimate.input_tokens,
@@ -143,7 +146,7 @@ async def _collected(first: AgentEvent, events: AsyncGenerator[AgentEvent, None]
         thinking=thinking or None,
         sources=[asdict(s) for s in done.sources],
         citations=[asdict(c) for c in done.citations],
-        usage=_usage(used),
+        usage=usage_out(used),
         answer_cached=done.from_answer_cache,
         tool_calls=tool_calls_out(collected),
         iteration_limit=iteration_limit_of(collected),
@@ -168,18 +171,20 @@ def _payload(event: AgentEvent) -> tuple[str, Any]:
     if isinstance(event, Cited):
         return "citation", asdict(event.citation)
     if isinstance(event, Used):
-        return "usage", _usage(event).model_dump()
+        return "usage", usage_out(event).model_dump()
     if isinstance(event, Done):
         return "done", {
             "conversation_id": event.conversation_id,
             "model": event.model,
             "answer_cached": event.from_answer_cache,
+            "sources": [asdict(s) for s in event.sources],
             "structured": event.structured.model_dump() if event.structured else None,
         }
     return "error", {"type": status_of(event.error)[1], "message": str(event.error)}
 
 
-def _usage(used: Used) -> UsageOut:
+def usage_out(used: Used) -> UsageOut:
+    """The usage of SPEC section 9, as the API and the CLI show it."""
     return UsageOut(
         input_tokens=used.usage.input_tokens,
         cache_creation_input_tokens=used.usage.cache_creation_input_tokens,

@@ -31,30 +31,31 @@ async def submit(body: BatchRequest, caller: UserCaller, services: ServicesDep) 
     questions = [_question(item, body) for item in body.questions]
     for question in questions:
         check_request_limits(services.settings, question=question.question, top_k=question.top_k)
-    return _batch(await services.batches.submit(questions, caller.owner))
+    return batch_out(await services.batches.submit(questions, caller.owner))
 
 
 @router.get("/{batch_id}", summary="A batch's status and request counts")
 async def status(batch_id: str, caller: UserCaller, services: ServicesDep) -> BatchOut:
-    return _batch(await services.batches.status(batch_id, caller.owner))
+    return batch_out(await services.batches.status(batch_id, caller.owner))
 
 
 @router.post("/{batch_id}/cancel", summary="Stop a batch; unanswered questions end canceled")
 async def cancel(batch_id: str, caller: UserCaller, services: ServicesDep) -> BatchOut:
-    return _batch(await services.batches.cancel(batch_id, caller.owner))
+    return batch_out(await services.batches.cancel(batch_id, caller.owner))
 
 
 @router.get("/{batch_id}/results", summary="Each question's answer, once the batch ended")
 async def results(batch_id: str, caller: UserCaller, services: ServicesDep) -> BatchResults:
     batch, answers = await services.batches.results(batch_id, caller.owner)
-    return BatchResults(batch=_batch(batch), results=[_result(a) for a in answers])
+    return BatchResults(batch=batch_out(batch), results=[result_out(a) for a in answers])
 
 
 def _question(item: BatchQuestionRequest, body: BatchRequest) -> BatchQuestion:
     return BatchQuestion(item.question, item.model or body.model, item.top_k or body.top_k)
 
 
-def _batch(batch: StoredBatch) -> BatchOut:
+def batch_out(batch: StoredBatch) -> BatchOut:
+    """A batch as the API and the CLI show it."""
     ended = batch.status == "ended"
     return BatchOut(
         id=batch.batch_id,
@@ -68,7 +69,8 @@ def _batch(batch: StoredBatch) -> BatchOut:
     )
 
 
-def _result(result: QuestionResult) -> BatchResultOut:
+def result_out(result: QuestionResult) -> BatchResultOut:
+    """One question's result as the API and the CLI show it."""
     question, cost = result.question, result.cost
     usage = None
     if cost is not None:

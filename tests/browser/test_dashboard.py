@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from api.app import create_app
 from api.serving import serve_in_thread
-from api.usage_cli import money
+from api.usage_report import money
 from rag.ledger import Ledger, database_url
 from rag.settings import Settings
 from rag.types import CallRecord, Feature, Usage

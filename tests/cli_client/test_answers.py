@@ -1,0 +1,82 @@
+"""`strata ask` and `strata search --url`: the local command's output, with no engine loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.app import create_app
+from api.serving import serve_in_thread
+from rag.settings import Settings
+from tests.processes import engines_loaded, run_strata
+
+QUESTION = "How does a Fresnel lens help a lighthouse?"
+
+
+def _answer_part(stdout: str) -> str:
+    """The answer and its sources: all but the conversation and usage lines."""
+    return "\n".join(
+        line for line in stdout.splitlines() if not line.startswith(("Conversation:", "Usage:"))
+    )
+
+
+def test_an_ask_through_the_server_prints_the_local_answer_and_loads_no_engine(
+    corpus_home: Path, emulator_url: str, strata_settings: Settings, tmp_path: Path
+) -> None:
+    local = run_strata("ask", QUESTION, "--no-stream", home=corpus_home, emulator_url=emulator_url)
+    assert local.returncode == 0, local.stderr
+
+    modules = tmp_path / "modules.txt"
+    with serve_in_thread(create_app(strata_settings)) as url:
+        remote = run_strata(
+            "ask", QUESTION, "--url", url, home=tmp_path / "client", modules_file=modules
+        )
+        assert remote.returncode == 0, remote.stderr
+        conversation = next(
+            line.split()[1]
+            for line in remote.stdout.splitlines()
+            if line.startswith("Conversation:")
+        )
+        follow_up = run_strata(
+            "ask",
+            "And who kept the lights?",
+            "--conversation",
+            conversation,
+            home=tmp_path / "client",
+            settings={"STRATA_URL": url},
+        )
+
+    assert _answer_part(remote.stdout) == _answer_part(local.stdout)
+    assert "lighthouses.md" in remote.stdout
+    # The same question on the same home: the server serves the local command's answer.
+    assert f"Conversation: {conversation} (from the answer cache)" in remote.stdout
+    [usage] = [line for line in remote.stdout.splitlines() if line.startswith("Usage:")]
+    assert usage.startswith("Usage: 0 in, 0 cache write, 0 cache read, 0 out; cost $0.000000")
+    assert engines_loaded(modules) == []
+    assert not (tmp_path / "client").exists()
+    assert follow_up.returncode == 0, follow_up.stderr
+    assert f"Conversation: {conversation}" in follow_up.stdout
+
+
+def test_a_search_through_the_server_prints_what_the_local_search_prints(
+    corpus_home: Path, emulator_url: str, strata_settings: Settings, tmp_path: Path
+) -> None:
+    local = run_strata("search", "waggle dance", "--top-k", "3", home=corpus_home)
+    assert local.returncode == 0, local.stderr
+
+    modules = tmp_path / "modules.txt"
+    with serve_in_thread(create_app(strata_settings)) as url:
+        remote = run_strata(
+            "search",
+            "waggle dance",
+            "--top-k",
+            "3",
+            "--url",
+            url,
+            home=tmp_path / "client",
+            modules_file=modules,
+        )
+
+    assert remote.returncode == 0, remote.stderr
+    assert remote.stdout == local.stdout
+    assert "bees.md" in remote.stdout.splitlines()[0]
+    assert engines_loaded(modules) == []
