@@ -80,3 +80,20 @@ def test_a_search_through_the_server_prints_what_the_local_search_prints(
     assert remote.stdout == local.stdout
     assert "bees.md" in remote.stdout.splitlines()[0]
     assert engines_loaded(modules) == []
+
+
+def test_escape_sequences_in_a_document_never_reach_the_terminal_through_the_server(
+    strata_url: str, tmp_path: Path
+) -> None:
+    note = tmp_path / "harbour.md"
+    title = "Harbour \x1b]0;owned\x07notes\x1b[2J \x9b31m\u202eevil"
+    note.write_text(f"# {title}\n\nThe harbour master rings the tide bell at dawn.\n\x1b[31mred\n")
+    ingested = run_strata("ingest", str(note), "--url", strata_url, home=tmp_path / "client")
+    assert ingested.returncode == 0, ingested.stderr
+
+    for command in (["ask", "Who rings the tide bell?"], ["search", "tide bell"]):
+        result = run_strata(*command, "--url", strata_url, home=tmp_path / "client")
+        assert result.returncode == 0, result.stderr
+        for stream in (result.stdout, result.stderr):
+            assert not {"\x1b", "\x9b", "\x07", "\u202e"} & set(stream)
+        assert "Harbour \\x1b]0;owned\\x07notes\\x1b[2J" in result.stdout
