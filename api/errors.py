@@ -34,6 +34,7 @@ STATUS_BY_ERROR: dict[type[errors.StrataError], tuple[int, str]] = {
     errors.LimitExceeded: (429, "limit_exceeded"),
     errors.NotReady: (503, "not_ready"),
     errors.LedgerUnavailable: (503, "ledger_unavailable"),
+    errors.UpstreamRateLimited: (429, "upstream_rate_limited"),
     errors.UpstreamUnavailable: (503, "upstream_unavailable"),
     errors.UpstreamRejected: (502, "upstream_rejected"),
     errors.StructuredOutputInvalid: (502, "invalid_structured_output"),
@@ -76,7 +77,7 @@ _DESCRIPTIONS = {
     413: "Request body or upload over its size limit",
     415: "Unsupported document type",
     422: "A field is missing, malformed or over its limit",
-    429: "Too many answers in progress for this key; see retry-after",
+    429: "Too many answers in progress for this key, or Claude is rate-limited; see retry-after",
     500: "Internal error (details are in the server log under the request id)",
     502: "Claude rejected the request",
     503: "Claude or a part of the service is unavailable",
@@ -111,7 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _strata(request: Request, exc: errors.StrataError) -> JSONResponse:
         status, kind = status_of(exc)
         headers = None
-        if isinstance(exc, errors.LimitExceeded):
+        if isinstance(exc, errors.LimitExceeded | errors.UpstreamRateLimited):
             headers = {"retry-after": str(exc.retry_after_seconds)}
         if status >= 500:
             log.error("request %s failed: %s", request_id_of(request), exc)

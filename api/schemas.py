@@ -300,6 +300,10 @@ class LedgerEntry(BaseModel):
     semantic_audit_agreed: bool | None = Field(
         description="Audit: whether the fresh answer agreed with the one served."
     )
+    output_estimated: bool = Field(
+        description="The stream broke before Claude's final count: output_tokens is estimated "
+        "from the text streamed."
+    )
 
 
 class UsageRequests(BaseModel):

@@ -254,4 +254,5 @@ def _open_claude(settings: Settings, stack: AsyncExitStack) -> Claude:
         key.get_secret_value() if key is not None else "offline-emulator",
         base_url,
         max_attempts=settings.claude_max_attempts,
+        max_wait_seconds=settings.claude_max_retry_wait_seconds,
     )

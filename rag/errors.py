@@ -14,6 +14,7 @@
   + LedgerUnavailable         the usage ledger's database cannot be written or read
   + UpstreamError             Claude did not give a usable answer
     - UpstreamUnavailable     still failing after retries (429, 5xx, 529, connection)
+      . UpstreamRateLimited   a 429 whose retry-after is past the retry budget, or the last one
     - UpstreamRejected        Claude refused the request (other 4xx): our bug, never retried
     - StructuredOutputInvalid Claude's structured answer does not validate against its schema
 """
@@ -77,6 +78,14 @@ class UpstreamError(StrataError):
 
 class UpstreamUnavailable(UpstreamError):
     """Claude kept failing with a transient error after every retry."""
+
+
+class UpstreamRateLimited(UpstreamUnavailable):
+    """Claude is rate-limited for retry_after_seconds: the caller may retry after that."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class UpstreamRejected(UpstreamError):

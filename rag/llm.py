@@ -2,17 +2,26 @@
 
 Construction (one AsyncAnthropic with the SDK's own retries off) stays apart from translation
 (Strata's request in, Strata's events, Usage and errors out). Tenacity is the one retry layer:
-429, 5xx (529 included) and broken connections are retried with exponential backoff and
-jitter, honouring retry-after, a capped number of times, and only until the stream has opened:
-nothing is retried once a byte may have reached the caller. Other 4xx are never retried.
+429, 5xx (529 included), broken connections and an SSE `error` event of a transient type
+(`overloaded_error`...) are retried with exponential backoff and jitter, honouring
+retry-after, a capped number of times, and only until the first piece of the answer: nothing
+is retried once a byte may have reached the caller. Other 4xx are never retried. A 429 whose
+retry-after is longer than the longest wait fails at once (UpstreamRateLimited, with that
+retry-after), instead of retrying early into another 429.
+
+A stream that ends before `message_delta` (cut, failed, or left by the caller) never got the
+API's output count: its output tokens are estimated from the streamed text and flagged so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import anthropic
@@ -20,14 +29,18 @@ import httpx2
 from anthropic.lib.streaming import AsyncMessageStream, AsyncMessageStreamManager
 from anthropic.types import Message
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.wait import wait_random_exponential
 
-from rag.errors import UpstreamRejected, UpstreamUnavailable
+from rag.errors import UpstreamRateLimited, UpstreamRejected, UpstreamUnavailable
+from rag.tokens import estimate_text_tokens
 from rag.types import Usage
 
-_Opened = tuple[AsyncMessageStreamManager[None], AsyncMessageStream[None]]
 _T = TypeVar("_T")
+# Error types of an SSE `error` event (which arrives on a 200 response) worth another attempt.
+_TRANSIENT_ERROR_TYPES = frozenset(
+    {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,9 @@ class CallMeter:
     cache_miss_reason: str | None = None
     cache_missed_input_tokens: int | None = None
     stop_reason: str | None = None
+    # True when the stream ended before message_delta: output_tokens is an estimate from the
+    # streamed text, not the API's count.
+    output_estimated: bool = False
     attempts: int = 0
     started_at: float = field(default_factory=time.perf_counter)
     # The reply's content blocks as the API sent them: a tool loop sends them back unmodified
@@ -124,13 +140,31 @@ class BatchLine:
     error: str | None = None
 
 
+@dataclass(slots=True)
+class _Opened:
+    """A stream read up to its first piece of answer (None if it ended without one)."""
+
+    manager: AsyncMessageStreamManager[None]
+    stream: AsyncMessageStream[None]
+    first: ClaudeEvent | None
+    # message_delta was read: the usage is the API's final count.
+    final: bool = False
+
+
 def is_transient(exc: BaseException) -> bool:
-    """What is worth retrying: rate limits, 5xx (529 included) and broken connections."""
+    """What is worth retrying.
+
+    Rate limits, 5xx (529 included), broken connections, and an SSE `error` event of a
+    transient type.
+    """
     if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
         return True
-    return isinstance(exc, anthropic.APIStatusError) and (
-        exc.status_code == 429 or exc.status_code >= 500
-    )
+    if not isinstance(exc, anthropic.APIStatusError):
+        return False
+    if exc.status_code == 429 or exc.status_code >= 500:
+        return True
+    # An SSE `error` event is raised with the stream's 200 status and its type from the data.
+    return exc.status_code == 200 and exc.type in _TRANSIENT_ERROR_TYPES
 
 
 class Claude:
@@ -167,23 +201,25 @@ class Claude:
         retrying = self._retrying()
         try:
             opened: _Opened = await retrying(self._open, request, meter)
-            manager, stream = opened
         except (anthropic.APIError, httpx2.TransportError) as exc:
             raise _translated(exc, meter.attempts) from exc
+        stream = opened.stream
         try:
+            if opened.first is not None:
+                yield opened.first
             async for event in stream:
+                opened.final = opened.final or event.type == "message_delta"
                 translated = _event(event)
-                if translated is None:
-                    continue
-                if meter.time_to_first_token_ms is None:
-                    meter.time_to_first_token_ms = _ms_since(meter.started_at)
-                yield translated
+                if translated is not None:
+                    yield translated
         except (anthropic.APIError, httpx2.TransportError) as exc:
             raise UpstreamUnavailable(f"Claude stopped mid-answer: {_message(exc)}") from exc
         finally:
             _read_snapshot(stream.current_message_snapshot, meter)
+            if not opened.final:
+                _estimate_output(stream.current_message_snapshot, meter)
             # Shielded: when the caller is cancelled, the upstream response must still close.
-            await asyncio.shield(manager.__aexit__(None, None, None))
+            await asyncio.shield(opened.manager.__aexit__(None, None, None))
 
     async def complete(self, request: ClaudeRequest, meter: CallMeter) -> str:
         """The whole text of the answer (streamed, so long outputs never hit a read timeout).
@@ -223,7 +259,7 @@ class Claude:
         body = [{"custom_id": custom_id, "params": _params(r)} for custom_id, r in requests]
         retrying = AsyncRetrying(
             retry=retry_if_exception(_refused_for_load),
-            stop=stop_after_attempt(self._max_attempts),
+            stop=self._stop,
             wait=self._wait,
             reraise=True,
         )
@@ -264,13 +300,16 @@ class Claude:
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self._max_attempts),
+            stop=self._stop,
             wait=self._wait,
             reraise=True,
         )
 
     async def _open(self, request: ClaudeRequest, meter: CallMeter) -> _Opened:
-        """Send the request and read up to message_start; retried as a whole."""
+        """Send the request and read up to the first piece of the answer; retried as a whole.
+
+        Nothing has reached the caller yet, so an error event before any text is retried.
+        """
         meter.attempts += 1
         manager = self._client.messages.stream(
             model=request.model,
@@ -280,29 +319,48 @@ class Claude:
             **request.prompt,
         )
         stream = await manager.__aenter__()
+        opened = _Opened(manager, stream, None)
         try:
             meter.request_id = stream.request_id
-            first = await stream.__anext__()
-        except StopAsyncIteration:
-            await manager.__aexit__(None, None, None)
-            raise UpstreamUnavailable("Claude's answer stream ended before it began") from None
+            started = False
+            while opened.first is None:
+                try:
+                    event = await stream.__anext__()
+                except StopAsyncIteration:
+                    if not started:
+                        raise UpstreamUnavailable(
+                            "Claude's answer stream ended before it began"
+                        ) from None
+                    break
+                if event.type == "message_start":
+                    started = True
+                    _read_snapshot(event.message, meter)
+                opened.final = opened.final or event.type == "message_delta"
+                opened.first = _event(event)
         except BaseException:
             await manager.__aexit__(None, None, None)
             raise
-        if first.type == "message_start":
-            _read_snapshot(first.message, meter)
-        return manager, stream
+        if opened.first is not None:
+            meter.time_to_first_token_ms = _ms_since(meter.started_at)
+        return opened
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         hinted = retry_after_seconds(exc)
         if hinted is not None:
-            return min(hinted, self._max_wait_seconds)
+            return hinted
         return float(self._backoff(state))
+
+    def _stop(self, state: RetryCallState) -> bool:
+        """Out of attempts, or told to wait past the longest wait (an earlier retry: a 429)."""
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = retry_after_seconds(exc)
+        too_long = hinted is not None and hinted > self._max_wait_seconds
+        return too_long or state.attempt_number >= self._max_attempts
 
 
 def retry_after_seconds(exc: BaseException | None) -> float | None:
-    """The wait a 429 or 5xx asks for: retry-after-ms, else retry-after in seconds."""
+    """The wait a 429 or 5xx asks for: retry-after-ms, else retry-after (seconds or a date)."""
     if not isinstance(exc, anthropic.APIStatusError):
         return None
     headers = exc.response.headers
@@ -313,10 +371,32 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
         try:
             seconds = float(value) * scale
         except ValueError:
-            continue
+            seconds = _seconds_until(value) if name == "retry-after" else 0.0
         if seconds > 0:
             return seconds
     return None
+
+
+def _seconds_until(http_date: str) -> float:
+    try:
+        return parsedate_to_datetime(http_date).timestamp() - time.time()
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _estimate_output(message: Message, meter: CallMeter) -> None:
+    """Output tokens of a stream that ended before the API's count, from its streamed text."""
+    streamed = []
+    for block in message.content:
+        if block.type == "text":
+            streamed.append(block.text)
+        elif block.type == "thinking":
+            streamed.append(block.thinking)
+        elif block.type == "tool_use":
+            streamed.append(json.dumps(block.input))
+    estimate = sum(estimate_text_tokens(text) for text in streamed)
+    meter.usage = replace(meter.usage, output_tokens=max(meter.usage.output_tokens, estimate))
+    meter.output_estimated = True
 
 
 def _event(event: Any) -> ClaudeEvent | None:
@@ -363,6 +443,12 @@ def usage_of(usage: anthropic.types.Usage) -> Usage:
 
 
 def _translated(exc: BaseException, attempts: int) -> Exception:
+    hinted = retry_after_seconds(exc)
+    if isinstance(exc, anthropic.RateLimitError) and hinted is not None:
+        return UpstreamRateLimited(
+            f"Claude is rate-limited for {hinted:g} s (after {attempts} attempts): {_message(exc)}",
+            retry_after_seconds=math.ceil(hinted),
+        )
     if is_transient(exc):
         return UpstreamUnavailable(
             f"Claude is unavailable after {attempts} attempts: {_message(exc)}"

@@ -120,6 +120,7 @@ def call_record(feature: Feature, model: str, call: RecordedCall) -> CallRecord:
         cache_missed_input_tokens=meter.cache_missed_input_tokens,
         error=str(call.failure) if call.failure is not None else None,
         prefix_fingerprints=fingerprints,
+        output_estimated=meter.output_estimated,
     )
 
 

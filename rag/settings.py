@@ -196,6 +196,12 @@ class Settings(BaseSettings):
     claude_max_attempts: int = Field(
         4, ge=1, le=10, description="Attempts per Claude call on 429, 5xx, 529 or a lost link."
     )
+    claude_max_retry_wait_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait before retrying a Claude call; a 429 whose retry-after is "
+        "longer fails at once and the client gets a 429 with that retry-after.",
+    )
     price_overrides: Annotated[dict[str, PriceOverride], NoDecode] = Field(
         default_factory=dict,
         description="Prices that take precedence over genai-prices, as a JSON object of model id "

@@ -172,3 +172,5 @@ class CallRecord:
     # Where a cache entry of this prompt can end: (digest of the prefix, its API tokens), top
     # first. A write is credited only to later reads whose prompt has its digest.
     prefix_fingerprints: tuple[tuple[str, int], ...] = ()
+    # The stream ended before the API's final count: output_tokens is estimated from its text.
+    output_estimated: bool = False

@@ -69,17 +69,20 @@ class _Routes:
         api_version = version(request)
         body = await json_body(request, self.config.max_request_bytes)
         prepared = self.engine.prepare(body, api_version, key)
-        midstream = request.scope["state"].get("fault") == "midstream_error"
+        state = request.scope["state"]
+        fault = state.get("fault")
         if body.get("stream"):
+            transport = state.get("transport")
             events = stream_message(
                 prepared.message,
                 on_begin=lambda: self.engine.begin(prepared),
                 ttft_seconds=self.config.ttft_ms / 1000,
                 tokens_per_second=self.config.tokens_per_second,
-                fail_midstream=midstream,
+                fault=fault,
+                drop_connection=transport.close if transport is not None else lambda: None,
             )
             return StreamingResponse(events, media_type="text/event-stream")
-        if midstream:
+        if fault is not None:
             raise fault_error("midstream_error")
         await asyncio.sleep(self.config.ttft_ms / 1000)
         self.engine.begin(prepared)

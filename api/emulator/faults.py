@@ -2,9 +2,11 @@
 
 The `x-emulator-fault` header picks one for a request; `fault_rate` draws them at random for
 POST /v1/messages. `rate_limit` is a 429 with `retry-after`, `overloaded` a 529,
-`server_error` a 500, `disconnect` drops the connection before any byte, and
-`midstream_error` sends an `error` event after the first delta of a stream (a non-streaming
-request has no stream to break and gets the 500 instead).
+`server_error` a 500, `disconnect` drops the connection before any byte. The stream faults:
+`midstream_error` sends an `error` event after the first delta, `error_before_text` an
+`overloaded_error` event right after message_start, and `cut_midstream` drops the connection
+halfway through the text, before message_delta (a non-streaming request has no stream to
+break and gets a 500 instead).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.emulator.errors import ApiError, error_body
 
 FAULT_HEADER = b"x-emulator-fault"
-FAULTS = ("rate_limit", "overloaded", "server_error", "disconnect", "midstream_error")
+STREAM_FAULTS = ("midstream_error", "error_before_text", "cut_midstream")
+FAULTS = ("rate_limit", "overloaded", "server_error", "disconnect", *STREAM_FAULTS)
 RETRY_AFTER_SECONDS = 1
 
 _ERRORS = {
@@ -87,7 +90,7 @@ class FaultInjector:
             await _send_error(error, scope, receive, send)
         elif fault == "disconnect":
             await _drop_connection(scope, receive)
-        elif fault == "midstream_error":
+        elif fault in STREAM_FAULTS:
             state["fault"] = fault
             await self._app(scope, receive, send)
         else:

@@ -2,7 +2,9 @@
 
 message_start (with usage) -> per block: content_block_start, content_block_delta...,
 content_block_stop (a ping after the first start) -> message_delta (stop_reason and cumulative
-usage) -> message_stop. A mid-stream failure is an `error` event after the first delta.
+usage) -> message_stop. Stream faults: `midstream_error` is an `error` event after the first
+delta, `error_before_text` one right after message_start, and `cut_midstream` drops the
+connection halfway through the first block, before message_delta ever comes.
 """
 
 from __future__ import annotations
@@ -71,9 +73,13 @@ async def stream_message(
     on_begin: Callable[[], None],
     ttft_seconds: float,
     tokens_per_second: float,
-    fail_midstream: bool = False,
+    fault: str | None = None,
+    drop_connection: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[bytes]:
-    """The events of message, paced; `on_begin` runs as the response begins."""
+    """The events of message, paced; `on_begin` runs as the response begins.
+
+    fault is one of the stream faults above; drop_connection closes the client's connection.
+    """
     await asyncio.sleep(ttft_seconds)
     on_begin()
     usage = message["usage"]
@@ -85,6 +91,11 @@ async def stream_message(
         "usage": {**usage, "output_tokens": min(1, usage["output_tokens"])},
     }
     yield sse("message_start", {"type": "message_start", "message": started})
+    if fault == "error_before_text":
+        yield sse(
+            "error", {"type": "error", "error": error_object("overloaded_error", "Overloaded")}
+        )
+        return
     for index, block in enumerate(message["content"]):
         start = {
             "type": "content_block_start",
@@ -94,13 +105,18 @@ async def stream_message(
         yield sse("content_block_start", start)
         if index == 0:
             yield sse("ping", {"type": "ping"})
-        for delta in _deltas(block):
+        deltas = _deltas(block)
+        for number, delta in enumerate(deltas, start=1):
             await asyncio.sleep(_delta_tokens(delta) / tokens_per_second)
             yield sse(
                 "content_block_delta",
                 {"type": "content_block_delta", "index": index, "delta": delta},
             )
-            if fail_midstream:
+            if fault == "cut_midstream" and number >= len(deltas) // 2:
+                # Closing flushes what was sent: the client reads the deltas, then the end.
+                drop_connection()
+                return
+            if fault == "midstream_error":
                 error = error_object("overloaded_error", "Overloaded")
                 yield sse("error", {"type": "error", "error": error})
                 return

@@ -38,7 +38,7 @@ from rag.answering import (
     Used,
 )
 from rag.dry_run import DryRunEstimate
-from rag.errors import FeatureUnsupported
+from rag.errors import FeatureUnsupported, UpstreamRateLimited
 from rag.generation import AnswerShape
 from rag.thinking import ThinkingRequest
 
@@ -180,7 +180,11 @@ def _payload(event: AgentEvent) -> tuple[str, Any]:
             "sources": [asdict(s) for s in event.sources],
             "structured": event.structured.model_dump() if event.structured else None,
         }
-    return "error", {"type": status_of(event.error)[1], "message": str(event.error)}
+    error: dict[str, Any] = {"type": status_of(event.error)[1], "message": str(event.error)}
+    if isinstance(event.error, UpstreamRateLimited):
+        # The stream's status is already 200: the wait travels in the event.
+        error["retry_after_seconds"] = event.error.retry_after_seconds
+    return "error", error
 
 
 def usage_out(used: Used) -> UsageOut:

@@ -250,6 +250,7 @@ _ROW_COLUMNS = (
     c.semantic_similarity,
     c.semantic_question,
     c.semantic_audit_agreed,
+    c.output_estimated,
 )
 
 

@@ -134,6 +134,7 @@ class LedgerRow:
     semantic_similarity: float | None
     semantic_question: str | None
     semantic_audit_agreed: bool | None
+    output_estimated: bool
 
     @property
     def cache_creation_input_tokens(self) -> int:

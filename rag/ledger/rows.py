@@ -97,6 +97,7 @@ def build_row(record: CallRecord, prices: PriceTable) -> dict[str, Any]:
         "semantic_similarity": record.semantic_similarity,
         "semantic_question": (record.semantic_question or "")[:_QUESTION_CHARS] or None,
         "semantic_audit_agreed": record.semantic_audit_agreed,
+        "output_estimated": record.output_estimated,
     }
     row.update(_money(record, rates, layer, prefixes, prices))
     return row

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -73,6 +74,8 @@ calls = Table(
     Column("semantic_similarity", Float()),
     Column("semantic_question", String(512)),
     Column("semantic_audit_agreed", Boolean()),
+    # The stream broke before the API's final count: output_tokens is estimated from its text.
+    Column("output_estimated", Boolean(), nullable=False, server_default=false()),
     Index("ix_ledger_calls_started", "started_epoch_ms"),
     Index("ix_ledger_calls_model_started", "model", "started_epoch_ms"),
     Index("ix_ledger_calls_cost", "cost_usd"),

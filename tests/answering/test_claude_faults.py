@@ -1,10 +1,12 @@
 import json
+import time
+from email.utils import formatdate
 
 import anthropic
 import httpx2
 import pytest
 
-from rag.errors import UpstreamRejected, UpstreamUnavailable
+from rag.errors import UpstreamRateLimited, UpstreamRejected, UpstreamUnavailable
 from rag.llm import CallMeter, Claude, ClaudeRequest, TextDelta, retry_after_seconds
 from tests.answering.conftest import UpstreamMonitor
 
@@ -89,6 +91,53 @@ async def test_error_after_the_first_byte_is_surfaced_not_retried(
     assert meter.usage.input_tokens > 0
 
 
+async def test_an_error_event_before_any_text_is_retried(claude: Claude, monitor: UpstreamMonitor):
+    monitor.faults.append("error_before_text")
+    meter = CallMeter()
+    answer = await _answer(claude, _request(), meter)
+    assert "honey" in answer
+    assert meter.attempts == monitor.requests == 2
+    assert not meter.output_estimated
+
+
+async def test_a_stream_cut_before_its_final_count_records_an_estimate_from_its_text(
+    claude: Claude, monitor: UpstreamMonitor
+):
+    whole = CallMeter()
+    await _answer(claude, _request(), whole)
+    monitor.faults.append("cut_midstream")
+    meter = CallMeter()
+    received: list[str] = []
+
+    async def consume() -> None:
+        async for event in claude.stream(_request(), meter):
+            if isinstance(event, TextDelta):
+                received.append(event.text)
+
+    with pytest.raises(UpstreamUnavailable, match="mid-answer"):
+        await consume()
+    assert received
+    assert meter.output_estimated
+    assert not whole.output_estimated
+    # Not the one token message_start reports: about what the text streamed so far costs.
+    assert 1 < meter.usage.output_tokens < whole.usage.output_tokens
+    assert meter.usage.input_tokens == whole.usage.input_tokens
+
+
+async def test_a_retry_after_past_the_longest_wait_fails_at_once_with_that_wait(
+    emulator_url: str, monitor: UpstreamMonitor
+):
+    claude = Claude("test-key", emulator_url, max_attempts=3, max_wait_seconds=0.5)
+    monitor.faults.extend(["rate_limit"] * 3)
+    try:
+        with pytest.raises(UpstreamRateLimited) as failure:
+            await _answer(claude, _request(), CallMeter())
+    finally:
+        await claude.aclose()
+    assert failure.value.retry_after_seconds == 1  # the emulator's retry-after
+    assert monitor.requests == 1
+
+
 async def test_other_client_errors_are_never_retried(claude: Claude, monitor: UpstreamMonitor):
     meter = CallMeter()
     with pytest.raises(UpstreamRejected) as failure:
@@ -117,3 +166,8 @@ def test_retry_after_is_read_in_milliseconds_first_then_seconds():
     assert retry_after_seconds(_rate_limited({"retry-after-ms": "1500", "retry-after": "9"})) == 1.5
     assert retry_after_seconds(_rate_limited({})) is None
     assert retry_after_seconds(_rate_limited({"retry-after": "soon"})) is None
+
+
+def test_retry_after_may_be_an_http_date():
+    in_a_minute = formatdate(time.time() + 60, usegmt=True)
+    assert 50 < (retry_after_seconds(_rate_limited({"retry-after": in_a_minute})) or 0) <= 61

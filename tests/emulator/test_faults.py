@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 
 from api.emulator import EmulatorConfig, create_app
@@ -88,6 +89,29 @@ async def test_a_midstream_error_reaches_async_stream_helpers(
             **_request(), **_fault("midstream_error")
         ) as stream:
             await stream.get_final_message()
+
+
+def test_an_error_before_any_text_comes_right_after_message_start(
+    client: anthropic.Anthropic,
+) -> None:
+    seen: list[str] = []
+    with pytest.raises(anthropic.APIStatusError) as caught:  # noqa: SIM117
+        with client.messages.stream(**_request(), **_fault("error_before_text")) as stream:
+            seen.extend(event.type for event in stream)
+    assert seen == ["message_start"]
+    assert caught.value.type == "overloaded_error"
+
+
+def test_a_cut_stream_ends_after_some_text_and_before_message_delta(
+    client: anthropic.Anthropic,
+) -> None:
+    seen: list[str] = []
+    # The SDK lets the transport's error through: the body ended mid-chunk.
+    with pytest.raises(httpx2.RemoteProtocolError):  # noqa: SIM117
+        with client.messages.stream(**_request(), **_fault("cut_midstream")) as stream:
+            seen.extend(event.type for event in stream)
+    assert "text" in seen
+    assert "message_delta" not in seen
 
 
 def test_an_unknown_fault_name_is_a_400(client: anthropic.Anthropic) -> None:
