@@ -173,6 +173,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_model=settings.model,
             default_top_k=settings.top_k,
             max_answer_tokens=settings.max_answer_tokens,
+            history_token_budget=settings.history_token_budget,
             context_sizing=ContextSizing(
                 settings.context_score_margin, settings.context_token_budget
             ),

@@ -24,6 +24,7 @@ from rag.cache_planner import CachePlanner
 from rag.context_sizing import ContextSizing, leans_on_conversation, sized_context
 from rag.errors import InvalidInput, UpstreamError
 from rag.generation import AnswerShape, tool_answer_text
+from rag.history import kept_turns
 from rag.llm import CitationDelta, Claude, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import model_info
 from rag.owners import LOCAL_OWNER, Owner
@@ -42,6 +43,7 @@ from rag.semantic_cache import SemanticCache, SemanticMatch, semantic_scope
 from rag.storage.answers import AnswerCache
 from rag.storage.conversations import Conversation, ConversationStore
 from rag.structured import StructuredAnswer
+from rag.tokens import estimate_request_tokens
 from rag.tracing import NO_TRACING, TraceSpan, Tracing, prompt_attributes
 from rag.types import (
     CacheLayer,
@@ -151,6 +153,8 @@ class Answerer:
     default_top_k: int = 8
     max_answer_tokens: int = 1024
     context_sizing: ContextSizing = field(default_factory=ContextSizing)
+    # Most tokens of earlier turns a request carries (rag/history.py).
+    history_token_budget: int = 32_000
     tracing: Tracing = NO_TRACING
     # The paraphrase tier behind the exact answer cache; None when STRATA_SEMANTIC_CACHE=off.
     semantic_cache: SemanticCache | None = None
@@ -251,18 +255,25 @@ class Answerer:
                         task.add_done_callback(self._audits.discard)
                     return
             chunks, fresh = self.context_of(retrieved, options.top_k, conversation, corpus_version)
+            info = model_info(model)
+            max_tokens = shape.max_tokens(self.max_answer_tokens, info.max_output_tokens)
             with self.tracing.span("strata.prompt", trace) as prompt_span:
                 prompt = self.layered_prompt(
-                    chunks, conversation, question, model, fresh=fresh, variant=variant_of(shape)
+                    chunks,
+                    conversation,
+                    question,
+                    model,
+                    fresh=fresh,
+                    variant=variant_of(shape),
+                    max_tokens=max_tokens,
                 )
                 prompt_span.set(prompt_attributes(prompt))
             sources = tuple(source_of(c) for c in prompt.chunks)
             yield Retrieved(conversation.conversation_id, sources)
 
-            info = model_info(model)
             request = ClaudeRequest(
                 model=model,
-                max_tokens=shape.max_tokens(self.max_answer_tokens, info.max_output_tokens),
+                max_tokens=max_tokens,
                 prompt=shape.request_params(prompt.request_params(), info),
                 previous_message_id=conversation.last_message_id,
             )
@@ -485,17 +496,26 @@ class Answerer:
         tools: Sequence[Block] = (),
         fresh: Sequence[Chunk] = (),
         variant: str = "",
+        max_tokens: int | None = None,
     ) -> LayeredPrompt:
         """The prompt with the marks the cache planner chose for each of its layers.
 
         observe=False leaves the planner alone: a dry run is not traffic. system and tools
         replace the answering defaults (agentic answering brings its own); variant names the
-        request options that change the cached bytes (see variant_of).
+        request options that change the cached bytes (see variant_of). The earlier turns are
+        those the context-window guard keeps for a reply of max_tokens (None: the model's
+        longest).
         """
-        draft = build_prompt(chunks, conversation.turns, question, {}, system, tools, fresh)
+        turns = conversation.turns
+        if turns:
+            info = model_info(model)
+            bare = build_prompt(chunks, (), question, {}, system, tools, fresh)
+            rest = estimate_request_tokens(bare.request_params(), info)
+            turns = kept_turns(turns, info, rest, max_tokens, self.history_token_budget)
+        draft = build_prompt(chunks, turns, question, {}, system, tools, fresh)
         layers = planned_layers(draft, model, variant, conversation.conversation_id)
         marks = self.planner.plan(model, layers, observe=observe)
-        return build_prompt(chunks, conversation.turns, question, marks, system, tools, fresh)
+        return build_prompt(chunks, turns, question, marks, system, tools, fresh)
 
     async def _replay(
         self,

@@ -171,6 +171,13 @@ class Settings(BaseSettings):
     context_token_budget: int = Field(
         12_000, ge=256, description="Most document tokens put into one prompt."
     )
+    history_token_budget: int = Field(
+        32_000,
+        ge=256,
+        description="Most tokens of earlier turns a follow-up carries (the model's context "
+        "window bounds it too). Past it the oldest turns go, down to half the budget at once, "
+        "so the cached conversation prefix stays the same until the next cut.",
+    )
     context_score_margin: float = Field(
         0.12,
         ge=0,
