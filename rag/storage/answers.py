@@ -128,7 +128,7 @@ class AnswerCache:
         oldest = (
             select(c.key)
             .where(stored)
-            .order_by(c.used_epoch_ms, c.key)
+            .order_by(c.used_epoch_ms.asc().nulls_first(), c.key)
             .limit(count - self._max_entries)
             .scalar_subquery()
         )
