@@ -87,12 +87,21 @@ async def price_ask(
         question, options.top_k, conversation, corpus_version
     )
     variant = variant_of(shape)
+    max_tokens = shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens)
+    # The same max_tokens as the ask: the context-window guard keeps the same turns.
     prompt = answerer.layered_prompt(
-        chunks, conversation, question, model, observe=False, fresh=fresh, variant=variant
+        chunks,
+        conversation,
+        question,
+        model,
+        observe=False,
+        fresh=fresh,
+        variant=variant,
+        max_tokens=max_tokens,
     )
     request = ClaudeRequest(
         model=model,
-        max_tokens=shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens),
+        max_tokens=max_tokens,
         prompt=shape.request_params(prompt.request_params(), info),
     )
     input_tokens = await _count(answerer, request, conversation, http_request_id)
