@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -34,6 +35,13 @@ def _as_cluster_owner(args: list[str]) -> list[str]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL cluster on 127.0.0.1 in a temporary directory; yields its base URL."""
+    with running_postgres() as url:
+        yield url
+
+
+@contextmanager
+def running_postgres() -> Iterator[str]:
+    """A PostgreSQL cluster on 127.0.0.1 in a temporary directory, stopped afterwards."""
     bin_dir = _postgres_bin()
     # Not under pytest's tmp dir: that is private to root, and the cluster runs as nobody.
     root = Path(tempfile.mkdtemp(prefix="strata-pg-"))

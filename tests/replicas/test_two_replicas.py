@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from tests.replicas.conftest import Cluster, wait_until
+from tests.replicas.conftest import Cluster
+from tests.replicas.processes import wait_until
 
 TOPICS = [
     "lighthouse",
