@@ -19,7 +19,6 @@ replay would skip it.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field, fields, replace
@@ -47,9 +46,10 @@ from rag.errors import FeatureUnsupported, OverLimit, UpstreamError
 from rag.llm import CitationDelta, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import ModelInfo
 from rag.owners import Owner
-from rag.prompt import Block, LayeredPrompt, estimate_tokens
+from rag.prompt import Block, LayeredPrompt
 from rag.recorded_call import layer_hit, recorded_call
 from rag.storage.conversations import Conversation
+from rag.tokens import MESSAGE_FRAMING_TOKENS, estimate_block_tokens
 from rag.tracing import TraceSpan, prompt_attributes
 from rag.types import CacheLayer, Chunk, Citation, Feature, Source, Turn, Usage
 
@@ -148,8 +148,8 @@ class _Loop:
             {"role": "assistant", "content": reply},
             {"role": "user", "content": results},
         ]
-        self.prompt_tokens += sum(
-            estimate_tokens(json.dumps(block, sort_keys=True)) for block in [*reply, *results]
+        self.prompt_tokens += 2 * MESSAGE_FRAMING_TOKENS + sum(
+            estimate_block_tokens(block) for block in [*reply, *results]
         )
 
 

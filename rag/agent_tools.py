@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rag.prompt import Block, estimate_tokens, order_chunks, search_result_block
+from rag.prompt import Block, order_chunks, search_result_block
 from rag.retrieval import Retriever
+from rag.tokens import estimate_text_tokens
 from rag.tracing import NO_TRACING, TraceSpan, Tracing
 from rag.types import Chunk
 
@@ -179,7 +180,7 @@ class DocumentTools:
         kept: list[Chunk] = []
         used = 0
         for chunk in chunks:
-            used += estimate_tokens(chunk.text)
+            used += estimate_text_tokens(chunk.text)
             if used > self.document_token_budget and kept:
                 break
             kept.append(chunk)

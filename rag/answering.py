@@ -506,16 +506,16 @@ class Answerer:
         those the context-window guard keeps for a reply of max_tokens (None: the model's
         longest).
         """
+        info = model_info(model)
         turns = conversation.turns
         if turns:
-            info = model_info(model)
-            bare = build_prompt(chunks, (), question, {}, system, tools, fresh)
+            bare = build_prompt(chunks, (), question, {}, system, tools, fresh, info)
             rest = estimate_request_tokens(bare.request_params(), info)
             turns = kept_turns(turns, info, rest, max_tokens, self.history_token_budget)
-        draft = build_prompt(chunks, turns, question, {}, system, tools, fresh)
+        draft = build_prompt(chunks, turns, question, {}, system, tools, fresh, info)
         layers = planned_layers(draft, model, variant, conversation.conversation_id)
         marks = self.planner.plan(model, layers, observe=observe)
-        return build_prompt(chunks, turns, question, marks, system, tools, fresh)
+        return build_prompt(chunks, turns, question, marks, system, tools, fresh, info)
 
     async def _replay(
         self,

@@ -292,7 +292,7 @@ class Batches:
         by_model = Counter(models)
         prompts = []
         for question, model, chunks in zip(questions, models, chunk_sets, strict=True):
-            draft = build_prompt(chunks, (), question, {})
+            draft = build_prompt(chunks, (), question, {}, model=model_info(model))
             copies = {
                 CacheLayer.SYSTEM: by_model[model],
                 CacheLayer.DOCUMENTS: shared[(model, documents_key(chunks))],
@@ -302,7 +302,7 @@ class Batches:
                 mark = self.planner.plan_batch(model, prefix_tokens, copies.get(layer, 1))
                 if mark is not None:
                     marks[layer] = mark
-            prompts.append(build_prompt(chunks, (), question, marks))
+            prompts.append(build_prompt(chunks, (), question, marks, model=model_info(model)))
         return prompts
 
     def _max_tokens(self, model: str) -> int:

@@ -26,6 +26,7 @@ prompt with a key naming its cached bytes (model, request options and content). 
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import OrderedDict, deque
@@ -40,8 +41,21 @@ from rag.types import CacheLayer
 
 Ttl = Literal["5m", "1h"]
 TTL_SECONDS: dict[Ttl, float] = {"5m": 300.0, "1h": 3600.0}
+# How far below the real count a prefix's estimate may fall (rag/tokens.py: entity-heavy text
+# and tools read up to about 15% low).
+SIZE_ESTIMATE_ERROR = 0.15
 _REMEMBERED_MARKS = 10_000
 _IDLE_SHARE = 0.2
+
+
+def markable_minimum(model: str) -> int:
+    """The fewest estimated prefix tokens worth a mark on model.
+
+    A mark on a prefix shorter than the model's minimum cacheable length caches nothing and
+    costs nothing, while a mark left off a prefix that does reach it forfeits every read; so
+    a prefix within the estimate's error (rag/tokens.py) below the minimum is marked too.
+    """
+    return math.floor(model_info(model).min_cacheable_tokens * (1 - SIZE_ESTIMATE_ERROR))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +218,7 @@ class CachePlanner:
         """
         if self.policy == "off":
             return {}
-        minimum = model_info(model).min_cacheable_tokens
+        minimum = markable_minimum(model)
         prices = self.multipliers(model)
         marks: dict[CacheLayer, CacheMark] = {}
         covered = 0  # prefix tokens an earlier mark of this request already holds
@@ -221,7 +235,7 @@ class CachePlanner:
 
     def plan_batch(self, model: str, prefix_tokens: int, copies: int) -> CacheMark | None:
         """The mark for a prefix that copies requests of one batch share (rule 5)."""
-        if self.policy == "off" or prefix_tokens < model_info(model).min_cacheable_tokens:
+        if self.policy == "off" or prefix_tokens < markable_minimum(model):
             return None
         if self.policy == "always":
             return CacheMark("1h")

@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.prompt import estimate_tokens
+from rag.tokens import estimate_text_tokens
 from rag.types import RetrievedChunk
 
 _WORDS = re.compile(r"\w+")
@@ -46,7 +46,7 @@ def sized_context(results: Sequence[RetrievedChunk], sizing: ContextSizing) -> l
     seen: set[tuple[str, ...]] = set()
     used = 0
     for result in results:
-        tokens = estimate_tokens(result.chunk.text)
+        tokens = estimate_text_tokens(result.chunk.text)
         trigrams = _trigrams(result.chunk.text)
         if kept:
             if result.score < kept[0].score - sizing.score_margin:

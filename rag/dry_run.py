@@ -21,7 +21,7 @@ from rag.answer_cache import answer_key
 from rag.answering import Answerer, AskOptions, variant_of
 from rag.llm import ClaudeRequest
 from rag.models import ModelInfo
-from rag.prompt import PROMPT_VERSION, LayeredPrompt, estimate_tokens, planned_layers
+from rag.prompt import PROMPT_VERSION, LayeredPrompt, planned_layers
 from rag.recorded_call import recorded_call
 from rag.storage.conversations import Conversation
 from rag.types import CacheLayer, Feature, Usage
@@ -110,7 +110,7 @@ async def price_ask(
         planned.layer: answerer.planner.live(planned.key)
         for planned in planned_layers(prompt, model, variant, conversation.conversation_id)
     }
-    layers = _layers(prompt, live, input_tokens, question)
+    layers = _layers(prompt, live, input_tokens)
     read = _prefix_end(layers, lambda layer: layer.cached)
     written = max(_prefix_end(layers, lambda layer: layer.marked) - read, 0)
     predicted = Usage(
@@ -154,7 +154,7 @@ async def _count(
 
 
 def _layers(
-    prompt: LayeredPrompt, live: dict[CacheLayer, bool], input_tokens: int, question: str
+    prompt: LayeredPrompt, live: dict[CacheLayer, bool], input_tokens: int
 ) -> tuple[LayerEstimate, ...]:
     """Each present layer's share of the counted tokens, its mark and its predicted read.
 
@@ -162,7 +162,7 @@ def _layers(
     conversation's live entry holds the turns before the last, so its layer counts as written.
     """
     prefixes = prompt.layer_prefix_tokens
-    estimated_total = max(prefixes.values()) + estimate_tokens(question)
+    estimated_total = prompt.prompt_tokens
     scale = input_tokens / estimated_total if estimated_total else 0.0
     read = {**live, CacheLayer.CONVERSATION: False}
     present = [layer for layer in _LAYERS if layer in prefixes]

@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.cache_planner import CacheMark, PlannedLayer, layer_key
+from rag.models import ModelInfo
+from rag.tokens import (
+    MESSAGE_FRAMING_TOKENS,
+    PROMPT_TAIL_TOKENS,
+    estimate_block_tokens,
+    estimate_tool_prompt_tokens,
+    estimate_tools_tokens,
+)
 from rag.types import CacheLayer, Chunk, RetrievedChunk, Turn
 
 SYSTEM_PROMPT = """\
@@ -35,9 +43,6 @@ rather than guessing."""
 _FORMAT_REVISION = "1"
 PROMPT_VERSION = hashlib.sha256(f"{_FORMAT_REVISION}\n{SYSTEM_PROMPT}".encode()).hexdigest()[:16]
 
-# Claude averages roughly four characters of English per token; good enough to size layers.
-_CHARS_PER_TOKEN = 4
-_BLOCK_OVERHEAD_TOKENS = 4
 _LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
 _FINGERPRINT_CHARS = 16
 
@@ -60,6 +65,8 @@ class LayeredPrompt:
     # Estimated tokens of the whole prompt, question included.
     prompt_tokens: int
     marked_layers: tuple[CacheLayer, ...]
+    # The tool-use system prompt the API puts before everything when there are tools.
+    tool_prompt_tokens: int = 0
 
     def request_params(self) -> dict[str, Any]:
         """The system, tools and messages arguments of a Messages API call."""
@@ -88,7 +95,7 @@ def prefix_boundaries(prompt: LayeredPrompt) -> list[tuple[str, int]]:
     so two requests share a boundary's name exactly when they share that prefix.
     """
     digest = hashlib.sha256()
-    tokens = 0
+    tokens = prompt.tool_prompt_tokens
     found: list[tuple[str, int]] = []
 
     def add(blocks: Sequence[Block], boundary: bool) -> None:
@@ -104,6 +111,7 @@ def prefix_boundaries(prompt: LayeredPrompt) -> list[tuple[str, int]]:
     last = len(prompt.messages) - 1
     for index, message in enumerate(prompt.messages):
         digest.update(f"\x1d{message['role']}".encode())
+        tokens += MESSAGE_FRAMING_TOKENS
         content = message["content"]
         if isinstance(content, str):
             content = [_text(content)]
@@ -164,11 +172,6 @@ def documents_key(chunks: Sequence[Chunk | RetrievedChunk]) -> str:
     return hashlib.sha256(ids.encode()).hexdigest()[:24]
 
 
-def estimate_tokens(text: str) -> int:
-    """A quick estimate of Claude tokens in text."""
-    return len(text) // _CHARS_PER_TOKEN + _BLOCK_OVERHEAD_TOKENS
-
-
 def build_prompt(
     chunks: Sequence[Chunk | RetrievedChunk],
     history: Sequence[Turn],
@@ -177,12 +180,15 @@ def build_prompt(
     system: str = SYSTEM_PROMPT,
     tools: Sequence[Block] = (),
     fresh: Sequence[Chunk | RetrievedChunk] = (),
+    model: ModelInfo | None = None,
 ) -> LayeredPrompt:
     """The layered request for question over chunks after history, with the given marks.
 
     chunks form the documents block; fresh chunks (found for this question, missing from the
     block) go uncached at the start of the question's turn, so a follow-up keeps the block's
-    bytes. A mark on an empty layer is dropped: there is no block to carry it.
+    bytes. A mark on an empty layer is dropped: there is no block to carry it. model sizes
+    the tool-use system prompt the API adds when there are tools (the newest generation's
+    when it is not given).
     """
     ordered = order_chunks(chunks)
     in_block = {chunk.chunk_id for chunk in ordered}
@@ -192,12 +198,18 @@ def build_prompt(
     documents = [search_result_block(chunk) for chunk in ordered]
     turns = [_text(turn.question) for turn in history], [_text(t.answer) for t in history]
 
-    prefix = {CacheLayer.SYSTEM: _tokens(tool_blocks) + _tokens(system_blocks)}
+    tools_tokens = estimate_tools_tokens(tool_blocks, None, model)
+    prefix = {CacheLayer.SYSTEM: tools_tokens + _tokens(system_blocks)}
     if documents:
-        prefix[CacheLayer.DOCUMENTS] = prefix[CacheLayer.SYSTEM] + _tokens(documents)
+        first_message = prefix[CacheLayer.SYSTEM] + MESSAGE_FRAMING_TOKENS
+        prefix[CacheLayer.DOCUMENTS] = first_message + _tokens(documents)
     if history:
-        before = prefix.get(CacheLayer.DOCUMENTS, prefix[CacheLayer.SYSTEM])
-        prefix[CacheLayer.CONVERSATION] = before + _tokens(turns[0]) + _tokens(turns[1])
+        before = prefix.get(
+            CacheLayer.DOCUMENTS, prefix[CacheLayer.SYSTEM] + MESSAGE_FRAMING_TOKENS
+        )
+        # Every turn but the first user message opens a message of its own.
+        framing = MESSAGE_FRAMING_TOKENS * (2 * len(history) - 1)
+        prefix[CacheLayer.CONVERSATION] = before + framing + _tokens(turns[0]) + _tokens(turns[1])
 
     marked: list[CacheLayer] = []
     if CacheLayer.SYSTEM in marks:
@@ -221,10 +233,12 @@ def build_prompt(
         chunks=ordered + added,
         block_chunks=ordered,
         layer_prefix_tokens=prefix,
-        prompt_tokens=_tokens(tool_blocks)
+        prompt_tokens=tools_tokens
         + _tokens(system_blocks)
-        + sum(_tokens(message["content"]) for message in messages),
+        + sum(MESSAGE_FRAMING_TOKENS + _tokens(message["content"]) for message in messages)
+        + PROMPT_TAIL_TOKENS,
         marked_layers=tuple(layer for layer in _LAYERS if layer in marked),
+        tool_prompt_tokens=estimate_tool_prompt_tokens(None, model) if tool_blocks else 0,
     )
 
 
@@ -265,7 +279,7 @@ def _marked(block: Block, mark: CacheMark) -> Block:
 
 
 def _tokens(blocks: list[Block]) -> int:
-    return sum(estimate_tokens(json.dumps(block, sort_keys=True)) for block in blocks)
+    return sum(estimate_block_tokens(block) for block in blocks)
 
 
 def _chunk_of(item: Chunk | RetrievedChunk) -> Chunk:

@@ -19,7 +19,7 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 
-from rag.prompt import estimate_tokens
+from rag.tokens import estimate_text_tokens
 from rag.tracing import NO_TRACING, TraceSpan, Tracing
 from rag.types import Chunk, RetrievedChunk
 
@@ -151,7 +151,7 @@ def within_budget(results: list[RetrievedChunk], budget_tokens: int) -> list[Ret
     kept: list[RetrievedChunk] = []
     used = 0
     for result in results:
-        cost = estimate_tokens(result.chunk.text)
+        cost = estimate_text_tokens(result.chunk.text)
         if used + cost > budget_tokens:
             break
         kept.append(result)

@@ -33,9 +33,9 @@ from rag.errors import UpstreamError
 from rag.generation import tool_answer_text
 from rag.llm import Claude, ClaudeRequest, TextDelta, ToolInput
 from rag.models import ModelInfo
-from rag.prompt import estimate_tokens
 from rag.recorded_call import Ledger, recorded_call
 from rag.structured import parse_structured, structured_params
+from rag.tokens import estimate_request_tokens
 from rag.tracing import NO_TRACING, Tracing
 from rag.types import CacheLayer, Feature
 
@@ -162,11 +162,11 @@ class Router:
         return trivial
 
     async def _classify(self, question: str, http_request_id: str | None) -> bool:
-        prefix_tokens = estimate_tokens(ROUTING_SYSTEM_PROMPT) + estimate_tokens(ROUTING_EXAMPLES)
+        prompt, prefix_tokens = self._prompt(question)
         request = ClaudeRequest(
             model=self.fast.model_id,
             max_tokens=_MAX_OUTPUT_TOKENS,
-            prompt=self._prompt(question, prefix_tokens),
+            prompt=prompt,
             previous_message_id=self._last_message_id,
         )
         text: list[str] = []
@@ -190,23 +190,27 @@ class Router:
                 self._last_message_id = call.meter.message_id or self._last_message_id
         return decision.trivial
 
-    def _prompt(self, question: str, prefix_tokens: int) -> dict[str, object]:
+    def _prompt(self, question: str) -> tuple[dict[str, object], int]:
+        """The classification request, and the estimated tokens of its cached prefix."""
         examples: dict[str, object] = {"type": "text", "text": ROUTING_EXAMPLES}
         model = self.fast.model_id
+        structured = structured_params(
+            RouteDecision, self.fast, ROUTE_TOOL, "Record whether the message is trivial."
+        )
+        system = [{"type": "text", "text": ROUTING_SYSTEM_PROMPT}]
+        prefix_tokens = estimate_request_tokens(
+            {**structured, "system": system, "messages": [{"role": "user", "content": [examples]}]},
+            self.fast,
+        )
         key = layer_key(model, "route", ROUTING_SYSTEM_PROMPT, ROUTING_EXAMPLES)
         prefix = PlannedLayer(CacheLayer.SYSTEM, key, prefix_tokens)
         mark = self.planner.plan(model, [prefix]).get(CacheLayer.SYSTEM)
         if mark is not None:
             examples = {**examples, "cache_control": mark.as_param()}
         params: dict[str, object] = {
-            "system": [{"type": "text", "text": ROUTING_SYSTEM_PROMPT}],
+            "system": system,
             "messages": [
                 {"role": "user", "content": [examples, {"type": "text", "text": question}]}
             ],
         }
-        return {
-            **params,
-            **structured_params(
-                RouteDecision, self.fast, ROUTE_TOOL, "Record whether the message is trivial."
-            ),
-        }
+        return {**params, **structured}, prefix_tokens

@@ -105,7 +105,9 @@ def estimate_block_tokens(block: Mapping[str, Any]) -> int:
 
 
 def estimate_tools_tokens(
-    tools: Iterable[Mapping[str, Any]], tool_choice: Mapping[str, Any] | None, model: ModelInfo
+    tools: Iterable[Mapping[str, Any]],
+    tool_choice: Mapping[str, Any] | None,
+    model: ModelInfo | None,
 ) -> int:
     """Tool definitions plus the tool-use system prompt the API adds when there are any."""
     definitions = [
@@ -113,9 +115,16 @@ def estimate_tools_tokens(
     ]
     if not definitions:
         return 0
-    older = not model.takes_adaptive_thinking
+    return estimate_tool_prompt_tokens(tool_choice, model) + sum(definitions)
+
+
+def estimate_tool_prompt_tokens(
+    tool_choice: Mapping[str, Any] | None, model: ModelInfo | None
+) -> int:
+    """The tool-use system prompt alone (the newest generation's when model is None)."""
+    older = model is not None and not model.takes_adaptive_thinking
     forced = (tool_choice or {}).get("type") in ("any", "tool")
-    return _TOOL_PROMPT_TOKENS[(older, forced)] + sum(definitions)
+    return _TOOL_PROMPT_TOKENS[(older, forced)]
 
 
 def _thinking_tokens(thinking: Mapping[str, Any] | None, model: ModelInfo) -> int:

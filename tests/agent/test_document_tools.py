@@ -9,9 +9,9 @@ import pytest
 
 from rag.agent_tools import DocumentTools, ToolCall
 from rag.embeddings import Embedder
-from rag.prompt import estimate_tokens
 from rag.retrieval import Retriever
 from rag.store import ChunkStore
+from rag.tokens import estimate_text_tokens
 from tests.answering.conftest import corpus_chunks
 
 LIGHTHOUSES = next(c.document_id for c in corpus_chunks() if c.source == "lighthouses.md")
@@ -33,7 +33,7 @@ async def test_get_document_returns_the_passages_in_reading_order_within_the_bud
     store: ChunkStore, embedder: Embedder
 ):
     chunks = store.chunks_of(LIGHTHOUSES)
-    budget = sum(estimate_tokens(c.text) for c in chunks[:2])
+    budget = sum(estimate_text_tokens(c.text) for c in chunks[:2])
     call = ToolCall("toolu_1", "get_document", {"document_id": LIGHTHOUSES})
 
     outcome = await _tools(store, embedder, budget).run(call)

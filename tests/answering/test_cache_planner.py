@@ -59,11 +59,19 @@ def test_off_never_marks_and_always_marks_every_layer():
     }
 
 
-def test_never_marks_below_the_models_minimum_even_when_warm():
+def test_never_marks_clearly_below_the_models_minimum_even_when_warm():
     planner, _ = _planner()
-    layers = [PlannedLayer(CacheLayer.SYSTEM, "s", 4000)]
+    layers = [PlannedLayer(CacheLayer.SYSTEM, "s", 3000)]
     assert planner.plan("claude-haiku-4-5", layers) == {}  # minimum 4096
     assert planner.plan("claude-haiku-4-5", [PlannedLayer(CacheLayer.SYSTEM, "s", 4096)])
+
+
+def test_a_prefix_estimated_just_under_the_minimum_is_marked_as_the_estimate_may_be_low():
+    # A mark on a prefix that turns out too short is free; one left off a cacheable prefix
+    # forfeits its reads.
+    planner, _ = _planner()
+    assert planner.plan("claude-haiku-4-5", [PlannedLayer(CacheLayer.SYSTEM, "s", 3700)])
+    assert planner.plan_batch("claude-haiku-4-5", 3700, copies=4) is not None
 
 
 def test_a_fresh_process_writes_a_new_chunk_set_once_before_it_has_learned_anything():

@@ -46,8 +46,8 @@ from api.wiring import open_services
 from rag.answering import AskOptions, Done, Retrieved
 from rag.context_sizing import sized_context
 from rag.pricing import default_price_table
-from rag.prompt import estimate_tokens
 from rag.settings import Settings
+from rag.tokens import estimate_text_tokens
 from tests.benchmarks.faq_sets import FaqSet, debian_faq
 from tests.benchmarks.faq_workloads import LabelledAsk, mix, two_turn
 from tests.benchmarks.recording_proxy import Recorder, recording_proxy, request_text
@@ -119,7 +119,7 @@ async def sizing_curve(home: Path, faq: FaqSet) -> dict[str, object]:
             for label, results in zip(questions, found, strict=True):
                 context = sized_context(results, sizing)
                 held += faq.answers(label, "\n".join(r.chunk.text for r in context))
-                tokens += sum(estimate_tokens(r.chunk.text) for r in context)
+                tokens += sum(estimate_text_tokens(r.chunk.text) for r in context)
             curve[f"margin_{margin}"] = {
                 "grounding": round(held / len(questions), 3),
                 "context_tokens": round(tokens / len(questions)),

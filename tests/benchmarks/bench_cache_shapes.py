@@ -32,8 +32,9 @@ from rag.cache_planner import TTL_SECONDS, CachePlanner, Multipliers, Ttl
 from rag.llm import CallMeter, Claude, ClaudeRequest
 from rag.models import model_info
 from rag.pricing import default_price_table
-from rag.prompt import LayeredPrompt, build_prompt, estimate_tokens, planned_layers
+from rag.prompt import LayeredPrompt, build_prompt, planned_layers
 from rag.settings import CachePolicyName
+from rag.tokens import estimate_text_tokens
 from rag.types import CacheLayer, Chunk, Turn, Usage
 
 MODEL = "claude-sonnet-5-5"
@@ -251,7 +252,7 @@ def _spans(draft: LayeredPrompt, history: list[Turn], call: Call, key: int) -> l
         _Span(f"docs-{call.chunk_set}", prefixes[CacheLayer.DOCUMENTS] - system),
     ]
     for turn_index, turn in enumerate(history):
-        tokens = estimate_tokens(turn.question) + estimate_tokens(turn.answer)
+        tokens = estimate_text_tokens(turn.question) + estimate_text_tokens(turn.answer)
         spans.append(_Span(f"turn-{key}-{turn_index}", tokens))
     return spans
 
