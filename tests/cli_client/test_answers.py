@@ -111,3 +111,21 @@ def test_escape_sequences_in_a_document_never_reach_the_terminal_through_the_ser
         for stream in (result.stdout, result.stderr):
             assert not {"\x1b", "\x9b", "\x07", "\u202e"} & set(stream)
         assert shown in result.stdout
+
+
+def test_a_dry_run_and_an_agentic_ask_go_through_the_server(
+    strata_url: str, tmp_path: Path
+) -> None:
+    priced = run_strata("ask", QUESTION, "--dry-run", "--url", strata_url, home=tmp_path)
+    agentic = run_strata("ask", QUESTION, "--agentic", "--url", strata_url, home=tmp_path)
+
+    assert priced.returncode == 0, priced.stderr
+    lines = priced.stdout.splitlines()
+    assert lines[0].startswith("Dry run on ")
+    assert lines[0].endswith("nothing was generated.")
+    assert any(line.startswith("Input: $") and "without caching" in line for line in lines)
+    assert agentic.returncode == 0, agentic.stderr
+    # The tool calls go to stderr as they happen; the sources come with the end of the loop.
+    assert "-> search_documents " in agentic.stderr
+    assert "Sources:" in agentic.stdout
+    assert "lighthouses.md" in agentic.stdout
