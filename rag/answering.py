@@ -204,21 +204,11 @@ class Answerer:
         # this answer instead of paying for its own (rag/storage/answers.py).
         stored = await self.answer_cache.get_or_claim(key) if use_answer_cache else None
         if stored is not None:
-            async for event in self._replay(stored, conversation, model, feature, http_request_id):
-                yield (
-                    replace(event, structured=shape.structured(event.text))
-                    if isinstance(event, Done)
-                    else event
-                )
-            # The turn keeps the documents the answer was given over: follow-ups are grounded
-            # in them and resend the same block the answering call wrote to the cache.
-            await self.conversations.append(
-                conversation.conversation_id,
-                Turn(question, stored.text),
-                stored.chunks,
-                corpus_version,
-                conversation.last_message_id,
-            )
+            hit = _Hit(question, stored, stored.chunks, corpus_version)
+            async for event in self._serve(
+                hit, conversation, model, shape, feature, http_request_id
+            ):
+                yield event
             return
 
         try:
@@ -231,22 +221,11 @@ class Answerer:
                 retrieved_ids = [r.chunk.chunk_id for r in retrieved]
                 match = await semantic.find(question, vector, scope, retrieved_ids)
                 if match is not None:
-                    replay = self._replay(
-                        match.answer, conversation, model, feature, http_request_id, match
-                    )
-                    async for event in replay:
-                        yield (
-                            replace(event, structured=shape.structured(event.text))
-                            if isinstance(event, Done)
-                            else event
-                        )
-                    await self.conversations.append(
-                        conversation.conversation_id,
-                        Turn(question, match.answer.text),
-                        match.answer.chunks or tuple(r.chunk for r in retrieved),
-                        corpus_version,
-                        conversation.last_message_id,
-                    )
+                    chunks_sent = match.answer.chunks or tuple(r.chunk for r in retrieved)
+                    hit = _Hit(question, match.answer, chunks_sent, corpus_version, match)
+                    served = self._serve(hit, conversation, model, shape, feature, http_request_id)
+                    async for event in served:
+                        yield event
                     if random.random() < self.semantic_audit_rate:
                         chunks = [r.chunk for r in retrieved]
                         audit = self._audit(question, chunks, conversation, model, shape, match)
@@ -517,6 +496,33 @@ class Answerer:
         marks = self.planner.plan(model, layers, observe=observe)
         return build_prompt(chunks, turns, question, marks, system, tools, fresh, info)
 
+    async def _serve(
+        self,
+        hit: _Hit,
+        conversation: Conversation,
+        model: str,
+        shape: AnswerShape,
+        feature: Feature,
+        http_request_id: str | None,
+    ) -> AsyncGenerator[AnswerEvent, None]:
+        """A stored answer served as the answer, then kept as the conversation's turn.
+
+        The turn keeps the documents the answer was given over: follow-ups are grounded in
+        them and resend the same block the answering call wrote to the cache.
+        """
+        replay = self._replay(hit.answer, conversation, model, feature, http_request_id, hit.match)
+        async for event in replay:
+            if isinstance(event, Done):
+                event = replace(event, structured=shape.structured(event.text))
+            yield event
+        await self.conversations.append(
+            conversation.conversation_id,
+            Turn(hit.question, hit.answer.text),
+            hit.chunks,
+            hit.corpus_version,
+            conversation.last_message_id,
+        )
+
     async def _replay(
         self,
         stored: StoredAnswer,
@@ -565,6 +571,17 @@ class Answerer:
     def _used(self, model: str, usage: Usage, layer_hit: CacheLayer) -> Used:
         cost = self.prices.cost_of(model, usage)
         return Used(usage, cost.cost_usd, cost.cost_without_cache_usd, cost.saved_usd, layer_hit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """A stored answer that serves question, with the chunks its turn keeps."""
+
+    question: str
+    answer: StoredAnswer
+    chunks: tuple[Chunk, ...]
+    corpus_version: str
+    match: SemanticMatch | None = None
 
 
 def variant_of(shape: AnswerShape) -> str:
