@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.wiring import Services
-from rag.owners import LOCAL_OWNER, Owner
+from rag.errors import LimitExceeded
+from rag.owners import LOCAL_OWNER, Owner, act_for
 from rag.settings import Role
 
 # Roles nest: an admin may do what a user may, a user what a viewer may.
@@ -20,10 +24,11 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from STRATA_API_K
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the role of their key and its id (a keyed hash, never the key)."""
+    """Who is calling: their key's role, id (a keyed hash, never the key) and daily budget."""
 
     role: Role
     key_id: str
+    daily_budget_usd: Decimal | None = None
 
     @property
     def owner(self) -> Owner:
@@ -40,12 +45,17 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_caller(
+async def get_caller(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """The caller behind the bearer key; with no keys configured (loopback only), an admin."""
+    """The caller behind the bearer key; with no keys configured (loopback only), an admin.
+
+    A key past its request rate is refused (429). The caller's key becomes the request's
+    acting key, so the ledger rows of the calls it causes name it.
+    """
     if not services.settings.api_keys:
+        act_for(LOCAL_OWNER.key_id)
         return Caller(role="admin", key_id=LOCAL_OWNER.key_id)
     if credentials is None:
         raise HTTPException(
@@ -54,7 +64,16 @@ def get_caller(
     found = services.keys.match(credentials.credentials)
     if found is None:
         raise HTTPException(401, "invalid API key", {"www-authenticate": "Bearer"})
-    return Caller(role=found.role, key_id=found.key_id)
+    if services.rate_buckets is not None:
+        wait_seconds = await asyncio.to_thread(services.rate_buckets.take, found.key_id)
+        if wait_seconds:
+            raise LimitExceeded(
+                f"this key made its {services.rate_buckets.per_minute} requests for the "
+                f"minute; try again in {math.ceil(wait_seconds)} s",
+                retry_after_seconds=math.ceil(wait_seconds),
+            )
+    act_for(found.key_id)
+    return Caller(role=found.role, key_id=found.key_id, daily_budget_usd=found.daily_budget_usd)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from api.deps import RoleCheck, get_caller
-from api.limits import hold_stream_slot
+from api.limits import hold_stream_slot, within_budget
 from rag import errors
 from rag.settings import Role
 
@@ -31,6 +31,7 @@ STATUS_BY_ERROR: dict[type[errors.StrataError], tuple[int, str]] = {
     errors.InvalidInput: (400, "invalid_input"),
     errors.NotFound: (404, "not_found"),
     errors.StillProcessing: (409, "still_processing"),
+    errors.BudgetExceeded: (429, "budget_exceeded"),
     errors.LimitExceeded: (429, "limit_exceeded"),
     errors.NotReady: (503, "not_ready"),
     errors.LedgerUnavailable: (503, "ledger_unavailable"),
@@ -77,7 +78,8 @@ _DESCRIPTIONS = {
     413: "Request body or upload over its size limit",
     415: "Unsupported document type",
     422: "A field is missing, malformed or over its limit",
-    429: "Too many answers in progress for this key, or Claude is rate-limited; see retry-after",
+    429: "A per-key limit (requests per minute, answers in flight, batch questions in "
+    "flight, daily budget) is reached, or Claude is rate-limited; see retry-after",
     500: "Internal error (details are in the server log under the request id)",
     502: "Claude rejected the request",
     503: "Claude or a part of the service is unavailable",
@@ -182,7 +184,8 @@ def error_statuses(route: RouteContext, operation: dict[str, Any]) -> set[int]:
     multipart = "multipart/form-data" in body_types
     statuses = {500}
     if get_caller in calls:
-        statuses |= {401, 403}
+        # 429: the key's requests per minute (STRATA_RATE_LIMIT_PER_MINUTE).
+        statuses |= {401, 403, 429}
     if dependant.path_params or dependant.query_params or body_types:
         statuses |= {400, 422}
     if dependant.path_params or (body_types and not multipart):
@@ -191,7 +194,7 @@ def error_statuses(route: RouteContext, operation: dict[str, Any]) -> set[int]:
         statuses.add(413)
     if multipart:
         statuses.add(415)
-    if hold_stream_slot in calls:
+    if hold_stream_slot in calls or within_budget in calls:
         statuses |= {429, 502, 503}
     return statuses
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from decimal import Decimal
 
 from rag.settings import ApiKey, Role
 from rag.storage.database import Database
@@ -22,10 +23,11 @@ _ID_HEX_CHARS = 24
 
 @dataclass(frozen=True, slots=True)
 class KnownKey:
-    """A configured key's role and id."""
+    """A configured key's role, id and daily budget in USD (None: no budget)."""
 
     role: Role
     key_id: str
+    daily_budget_usd: Decimal | None = None
 
 
 class KeyRing:
@@ -34,7 +36,10 @@ class KeyRing:
     def __init__(self, keys: list[ApiKey], secret: bytes) -> None:
         self._secret = secret
         self._keys = [
-            (key.secret.get_secret_value().encode(), KnownKey(key.role, self.key_id_of(key)))
+            (
+                key.secret.get_secret_value().encode(),
+                KnownKey(key.role, self.key_id_of(key), key.daily_budget_usd),
+            )
             for key in keys
         ]
 
@@ -51,6 +56,10 @@ class KeyRing:
     def key_id_of(self, key: ApiKey) -> str:
         """The id stored for key: `k_` and its keyed hash."""
         return "k_" + self.digest(key.secret.get_secret_value())
+
+    def known(self) -> list[KnownKey]:
+        """Every configured key's role, id and budget, in the order they were configured."""
+        return [known for _, known in self._keys]
 
     def match(self, offered: str) -> KnownKey | None:
         """The configured key equal to offered, compared in constant time against every key."""

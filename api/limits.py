@@ -1,16 +1,19 @@
-"""Per-key limits on answers in flight, and checks of request sizes against the settings."""
+"""Per-key limits on answers in flight and daily spend, and checks of request sizes."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
-from api.deps import Caller, UserCaller
-from rag.errors import LimitExceeded, OverLimit
+from api.deps import Caller, ServicesDep, UserCaller
+from rag.errors import BudgetExceeded, LimitExceeded, OverLimit
 from rag.settings import Settings
 
 # An answer stream lasts seconds; asking the client to come back sooner only adds load.
@@ -52,7 +55,32 @@ def install_stream_limiter(app: FastAPI, settings: Settings) -> None:
     app.state.stream_limiter = StreamLimiter(settings.max_streams_per_key)
 
 
-async def hold_stream_slot(request: Request, caller: UserCaller) -> AsyncIterator[Caller]:
+async def within_budget(caller: UserCaller, services: ServicesDep) -> Caller:
+    """A user-role caller whose key has not spent its daily budget (BudgetExceeded if it has).
+
+    What the key spent is read from the ledger: calls since UTC midnight, priced. Answers in
+    flight are not in it yet, so a key may pass its budget by what those cost.
+    """
+    budget = caller.daily_budget_usd
+    if budget is None:
+        return caller
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    resets = midnight + timedelta(days=1)
+    spent = await asyncio.to_thread(services.ledger.spent_since, caller.key_id, midnight)
+    if spent >= budget:
+        raise BudgetExceeded(
+            f"this key has spent ${spent:.2f} of its ${budget:.2f} daily budget; it resets "
+            f"at {resets:%Y-%m-%dT%H:%M:%SZ} (UTC midnight)",
+            retry_after_seconds=math.ceil((resets - now).total_seconds()),
+        )
+    return caller
+
+
+BudgetedCaller = Annotated[Caller, Depends(within_budget)]
+
+
+async def hold_stream_slot(request: Request, caller: BudgetedCaller) -> AsyncIterator[Caller]:
     """A user-role caller holding one of their key's stream slots until the response ends."""
     limiter: StreamLimiter = request.app.state.stream_limiter
     async with limiter.hold(caller.key_id):

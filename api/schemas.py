@@ -244,6 +244,15 @@ class WastedWrites(BaseModel):
     pending_tokens: int = Field(description="Written tokens still live, not read back yet.")
 
 
+class KeySpend(BaseModel):
+    """A configured API key, by its id (a keyed hash, never the key), and its spend today."""
+
+    key_id: str
+    role: str
+    daily_budget_usd: float | None = Field(description="None: the key has no daily budget.")
+    spent_today_usd: float = Field(description="Priced calls since UTC midnight.")
+
+
 class UsageSummary(UsageTotals):
     """GET /v1/usage/summary (SPEC section 9), with the period and the extra groupings."""
 
@@ -255,6 +264,12 @@ class UsageSummary(UsageTotals):
     by_model: dict[str, UsageTotals]
     by_day: dict[str, UsageTotals] | None = None
     by_layer: dict[str, UsageTotals] | None = None
+    by_key: dict[str, UsageTotals] = Field(
+        default_factory=dict,
+        description="Totals per API key id (`k_…`, a keyed hash); `local` is no-key mode's "
+        "caller, `None` calls no key made (ingest vision, the CLI).",
+    )
+    keys: list[KeySpend] = Field(default_factory=list)
     routing_net_saved_usd: float = Field(
         0.0,
         description="routing_saved_usd minus what the `route` classification calls cost: "

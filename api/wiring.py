@@ -37,6 +37,7 @@ from rag.storage.batches import BatchStore
 from rag.storage.conversations import ConversationStore
 from rag.storage.documents import DocumentRegistry
 from rag.storage.jobs import JobStore
+from rag.storage.rate_buckets import RateBuckets
 from rag.storage.semantic_answers import SemanticStore
 from rag.store import ChunkStore, collection_for
 from rag.tracing import open_tracing
@@ -65,6 +66,8 @@ class Services:
     asker: Asker
     agent: Agent
     batches: Batches
+    # None when requests per key are not limited (STRATA_RATE_LIMIT_PER_MINUTE=0).
+    rate_buckets: RateBuckets | None = None
 
     def readiness(self) -> dict[str, bool]:
         """Which parts are ready to serve; /readyz answers 503 unless all are."""
@@ -204,6 +207,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             agent_tools,
             default_max_iterations=settings.agent_max_iterations,
             max_iterations_limit=settings.agent_max_iterations_limit,
+            max_tool_calls=settings.agent_max_tool_calls,
         )
         batch_store = BatchStore(database)
         batches = Batches(
@@ -217,6 +221,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_top_k=settings.top_k,
             max_answer_tokens=settings.max_answer_tokens,
             max_questions=settings.max_batch_questions,
+            max_in_flight_per_key=settings.max_batch_questions_in_flight,
             tracing=tracing,
         )
         # Entered last, so it stops first: no collection runs while the ledger closes.
@@ -236,6 +241,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             asker=asker,
             agent=agent,
             batches=batches,
+            rate_buckets=(
+                RateBuckets(database, settings.rate_limit_per_minute)
+                if settings.rate_limit_per_minute
+                else None
+            ),
         )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
 
-from rag.agent_tools import DocumentTools, ToolCall
+from rag.agent_tools import DocumentTools, ToolCall, refused_call
 from rag.answering import (
     AnswerEvent,
     AskOptions,
@@ -161,6 +161,8 @@ class Agent:
     tools: DocumentTools
     default_max_iterations: int = 5
     max_iterations_limit: int = 10
+    # Tool calls one answer may run, over all its iterations.
+    max_tool_calls: int = 10
 
     def check(
         self, question: str, options: AskOptions, max_iterations: int | None
@@ -229,6 +231,7 @@ class Agent:
             prompt.prompt_tokens,
             conversation.last_message_id,
         )
+        tool_calls_run = 0
         for iteration in range(1, iterations + 1):
             call = self._call(
                 loop, prompt, info, options, iteration, (conversation_id, http_request_id), trace
@@ -247,7 +250,15 @@ class Agent:
                 break
             results: list[Block] = []
             for tool_call in calls:
-                outcome = await self.tools.run(tool_call, trace)
+                tool_calls_run += 1
+                if tool_calls_run > self.max_tool_calls:
+                    outcome = refused_call(
+                        tool_call,
+                        f"not run: this answer may make at most {self.max_tool_calls} tool "
+                        "calls; answer from what the earlier calls found",
+                    )
+                else:
+                    outcome = await self.tools.run(tool_call, trace)
                 loop.found.extend(outcome.chunks)
                 results.append(outcome.block())
                 sources = tuple(source_of(chunk) for chunk in outcome.chunks)

@@ -112,7 +112,8 @@ class ToolInputError(Exception):
     """A tool call Claude got wrong; it goes back to Claude as an error result."""
 
 
-def _failed(call: ToolCall, message: str) -> ToolOutcome:
+def refused_call(call: ToolCall, message: str) -> ToolOutcome:
+    """An error outcome for call, carrying message for Claude to read."""
     return ToolOutcome(call, [{"type": "text", "text": message}], is_error=True, summary=message)
 
 
@@ -146,7 +147,7 @@ class DocumentTools:
                         f"there is no tool {call.name!r}; use {SEARCH_TOOL} or {DOCUMENT_TOOL}"
                     )
             except ToolInputError as exc:
-                outcome = _failed(call, str(exc))
+                outcome = refused_call(call, str(exc))
             span.set({"strata.tool_error": outcome.is_error, "strata.chunks": len(outcome.chunks)})
         return outcome
 

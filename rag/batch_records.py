@@ -61,7 +61,9 @@ def call_record(batch: StoredBatch, question: StoredQuestion) -> CallRecord | No
     if question.status not in ("succeeded", "errored"):
         return None
     record = question_record(question, batch.created_at, batch.ended_at)
-    return replace(record, request_id=f"{batch.upstream_id}/{question.custom_id}")
+    return replace(
+        record, request_id=f"{batch.upstream_id}/{question.custom_id}", owner_key=batch.owner_key
+    )
 
 
 def question_record(

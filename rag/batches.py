@@ -27,6 +27,7 @@ from rag.cache_planner import CacheMark, CachePlanner
 from rag.errors import (
     InvalidInput,
     LedgerUnavailable,
+    LimitExceeded,
     NotFound,
     OverLimit,
     StillProcessing,
@@ -47,6 +48,8 @@ from rag.types import CacheLayer, CallRecord, Chunk, Feature, Source
 log = logging.getLogger("strata.batches")
 
 _LEDGER_PAGE = 500
+# Batches take minutes to hours; a client told to come back sooner would only be refused again.
+_IN_FLIGHT_RETRY_SECONDS = 60
 STOP_WAIT_SECONDS = 10.0
 
 
@@ -98,6 +101,8 @@ class Batches:
     default_top_k: int = 8
     max_answer_tokens: int = 1024
     max_questions: int = 1000
+    # Questions one key may have in batches that have not ended.
+    max_in_flight_per_key: int = 2000
     tracing: Tracing = NO_TRACING
 
     async def submit(self, questions: Sequence[BatchQuestion], owner: Owner) -> StoredBatch:
@@ -106,6 +111,14 @@ class Batches:
             raise InvalidInput("a batch needs at least one question")
         if len(questions) > self.max_questions:
             raise OverLimit(f"a batch holds at most {self.max_questions} questions")
+        in_flight = await asyncio.to_thread(self.store.questions_in_flight, owner.key_id)
+        if in_flight + len(questions) > self.max_in_flight_per_key:
+            raise LimitExceeded(
+                f"this key has {in_flight} questions in batches still running; at most "
+                f"{self.max_in_flight_per_key} may be, so {len(questions)} more must wait for "
+                "one to end",
+                retry_after_seconds=_IN_FLIGHT_RETRY_SECONDS,
+            )
         models = [model_info(q.model or self.default_model).model_id for q in questions]
         attributes = {"strata.questions": len(questions)}
         with self.tracing.span("strata.batch.submit", None, attributes) as trace:

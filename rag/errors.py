@@ -9,7 +9,8 @@
     - OverLimit               a question, top_k or max_tokens over its configured limit
   + NotFound                  no such document, job, conversation or batch
   + StillProcessing           a batch's results were asked for before it ended
-  + LimitExceeded             a per-key limit (concurrent streams) is reached
+  + LimitExceeded             a per-key limit (requests, streams, batch questions) is reached
+    - BudgetExceeded          a key's daily budget is spent
   + NotReady                  a feature whose part has not been built or started
   + LedgerUnavailable         the usage ledger's database cannot be written or read
   + UpstreamError             Claude did not give a usable answer
@@ -62,6 +63,10 @@ class LimitExceeded(StrataError):
     def __init__(self, message: str, retry_after_seconds: int = 1) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class BudgetExceeded(LimitExceeded):
+    """A key's daily budget is spent; it resets at UTC midnight."""
 
 
 class NotReady(StrataError):

@@ -35,12 +35,13 @@ def is_loopback(host: str) -> bool:
 
 
 class ApiKey(BaseModel):
-    """One API key and the role it grants; the key never appears in a repr or a log."""
+    """One API key, the role it grants and its daily budget; the key never appears in a log."""
 
     model_config = ConfigDict(frozen=True)
 
     secret: SecretStr
     role: Role
+    daily_budget_usd: Decimal | None = Field(None, gt=0, allow_inf_nan=False)
 
 
 class PriceOverride(BaseModel):
@@ -57,6 +58,30 @@ class PriceOverride(BaseModel):
     cache_read: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
     cache_write_5m: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
     cache_write_1h: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
+
+
+def _split_key(item: str) -> tuple[str, Role, Decimal | None]:
+    """`key:role` or `key:role:dollars` as its key, role and daily budget (a key may hold ':')."""
+    head, _, last = item.rpartition(":")
+    budget: Decimal | None = None
+    if last not in _ROLES and head.rpartition(":")[2] in _ROLES:
+        try:
+            budget = Decimal(last)
+        except ArithmeticError:
+            budget = None
+        if budget is None or not budget.is_finite() or budget <= 0:
+            raise ValueError(
+                f"a daily budget in STRATA_API_KEYS is {last!r}; give dollars above 0, "
+                "e.g. 'key:user:5.00'"
+            )
+        head, _, last = head.rpartition(":")
+    for role in _ROLES:
+        if last == role and head:
+            return head, role, budget
+    raise ValueError(
+        "STRATA_API_KEYS must look like 'key1:admin,key2:user:5.00' (an optional daily budget "
+        f"in dollars last) with roles among {', '.join(_ROLES)}"
+    )
 
 
 class _EnvFileLocation(BaseSettings):
@@ -88,7 +113,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `strata serve` listens on.")
     api_keys: Annotated[list[ApiKey], NoDecode] = Field(
         default_factory=list,
-        description="API keys with roles, `key1:admin,key2:user,key3:viewer`; each key at "
+        description="API keys with roles, `key1:admin,key2:user,key3:viewer`, each optionally "
+        "with a daily budget in dollars (`key2:user:5.00`, reset at UTC midnight); each key at "
         "least 16 characters and given once. Without keys the server only listens on loopback.",
     )
     url: str | None = Field(
@@ -281,6 +307,24 @@ class Settings(BaseSettings):
     max_streams_per_key: int = Field(
         8, ge=1, description="Answer streams one API key may hold open at once."
     )
+    rate_limit_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests one API key may make per minute, in bursts of as many (a token "
+        "bucket in the shared database, so across replicas); 0: no limit. No-key mode has none.",
+    )
+    agent_max_tool_calls: int = Field(
+        10,
+        ge=1,
+        description="Tool calls one agentic answer may run; later calls get an error result "
+        "telling Claude to answer with what it found.",
+    )
+    max_batch_questions_in_flight: int = Field(
+        2000,
+        ge=1,
+        description="Questions one API key may have in batches that have not ended; a batch "
+        "that would pass it is refused (429).",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS, comma-separated; empty: off."
     )
@@ -296,12 +340,7 @@ class Settings(BaseSettings):
         keys = []
         seen: set[str] = set()
         for item in filter(None, (part.strip() for part in value.split(","))):
-            secret, sep, role = item.rpartition(":")
-            if not sep or not secret or role not in _ROLES:
-                raise ValueError(
-                    "STRATA_API_KEYS must look like 'key1:admin,key2:user' "
-                    f"with roles among {', '.join(_ROLES)}"
-                )
+            secret, role, budget = _split_key(item)
             if len(secret) < MIN_KEY_CHARS:
                 raise ValueError(
                     f"an API key (the {role} key) is {len(secret)} characters; keys need at "
@@ -314,7 +353,7 @@ class Settings(BaseSettings):
                     "give each key one role"
                 )
             seen.add(secret)
-            keys.append({"secret": secret, "role": role})
+            keys.append({"secret": secret, "role": role, "daily_budget_usd": budget})
         return keys
 
     @field_validator("env_file")

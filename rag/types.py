@@ -161,6 +161,8 @@ class CallRecord:
     # For an answer-cache hit: the usage of the call it stands in for.
     avoided_usage: Usage | None = None
     http_request_id: str | None = None
+    # The key id (a keyed hash) of the API key the call was made for; None: no request's.
+    owner_key: str | None = None
     error: str | None = None
     # The model routing passed over for this call's cheaper one: the ledger prices the saving.
     routed_from_model: str | None = None

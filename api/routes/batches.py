@@ -8,7 +8,7 @@ from decimal import Decimal
 from fastapi import APIRouter
 
 from api.deps import ServicesDep, UserCaller
-from api.limits import check_request_limits
+from api.limits import BudgetedCaller, check_request_limits
 from api.schemas import (
     BatchCounts,
     BatchOut,
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 
 @router.post("", summary="Answer many questions through the Message Batches API", status_code=202)
-async def submit(body: BatchRequest, caller: UserCaller, services: ServicesDep) -> BatchOut:
+async def submit(body: BatchRequest, caller: BudgetedCaller, services: ServicesDep) -> BatchOut:
     questions = [_question(item, body) for item in body.questions]
     for question in questions:
         check_request_limits(services.settings, question=question.question, top_k=question.top_k)

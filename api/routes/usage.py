@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Caller, ServicesDep, ViewerCaller
 from api.schemas import (
+    KeySpend,
     LayerUsage,
     LedgerEntry,
     MissReasonUsage,
@@ -73,7 +74,7 @@ def summary(
 ) -> UsageSummary:
     since, until = _period(since, until)
     groups = group_by.split(",")
-    result = services.ledger.summary(since, until, {"feature", "model", *groups})
+    result = services.ledger.summary(since, until, {"feature", "model", "key", *groups})
 
     def group(name: str) -> dict[str, UsageTotals] | None:
         if name not in result.groups:
@@ -90,8 +91,25 @@ def summary(
         by_model=group("model") or {},
         by_day=group("day") if "day" in groups else None,
         by_layer=group("layer") if "layer" in groups else None,
+        by_key=group("key") or {},
+        keys=_key_spend(services),
         routing_net_saved_usd=result.totals.routing_saved_usd - _route_cost_usd(result.groups),
     )
+
+
+def _key_spend(services: Services) -> list[KeySpend]:
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [
+        KeySpend(
+            key_id=known.key_id,
+            role=known.role,
+            daily_budget_usd=(
+                float(known.daily_budget_usd) if known.daily_budget_usd is not None else None
+            ),
+            spent_today_usd=float(services.ledger.spent_since(known.key_id, midnight)),
+        )
+        for known in services.keys.known()
+    ]
 
 
 def _route_cost_usd(groups: dict[str, dict[str, Totals]]) -> float:

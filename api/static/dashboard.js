@@ -123,6 +123,23 @@
     };
     fillTable("by-feature", groupRows(summary.by_feature), columns);
     fillTable("by-model", groupRows(summary.by_model), columns);
+    const keys = new Map(summary.keys.map((k) => [k.key_id, k]));
+    const keyName = (id) => {
+      if (id === "local") return "no keys (this machine)";
+      if (id === "None") return "no key (ingest, CLI)";
+      const known = keys.get(id);
+      return known ? `${known.role} ${id}` : `${id} (no longer configured)`;
+    };
+    fillTable("by-key", groupRows(summary.by_key), ([id, sums]) => {
+      const known = keys.get(id);
+      const today = known ? money(known.spent_today_usd) +
+        (known.daily_budget_usd === null ? "" : " of " + money(known.daily_budget_usd)) : "–";
+      return [
+        [keyName(id), "mono"], [count(sums.calls), "num"],
+        [sums.unpriced_calls < sums.calls ? money(sums.cost_usd) : "unpriced", "num"],
+        [today, "num"],
+      ];
+    });
     const unpriced = $("unpriced");
     unpriced.hidden = summary.unpriced_calls === 0;
     unpriced.textContent = `${count(summary.unpriced_calls)} calls on models with no known price are counted but not priced.`;

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -31,6 +33,7 @@ from rag.ledger.reports import (
 from rag.ledger.rows import build_row, epoch_ms
 from rag.ledger.tables import calls
 from rag.ledger.writer import RowWriter
+from rag.owners import acting_key
 from rag.pricing import PriceTable, default_price_table
 from rag.storage import Database, database_url
 from rag.types import CallRecord
@@ -77,8 +80,20 @@ class Ledger:
         return self._writer.healthy
 
     def record(self, record: CallRecord) -> None:
-        """Queue one call's row; returns at once, whatever the database is doing."""
+        """Queue one call's row; returns at once, whatever the database is doing.
+
+        A record that names no key is the acting key's, when a request made the call.
+        """
+        if record.owner_key is None and (key := acting_key()) is not None:
+            record = replace(record, owner_key=key)
         self._writer.put(build_row(record, self._prices))
+
+    def spent_since(self, owner_key: str, since: datetime) -> Decimal:
+        """What owner_key's priced calls since since cost, in USD (unpriced calls count 0)."""
+        where = self._period(since, None) & (calls.c.owner_key == owner_key)
+        with self._engine.connect() as connection:
+            total = connection.execute(select(func.sum(calls.c.cost_usd)).where(where)).scalar()
+        return Decimal(str(total or 0))
 
     def flush(self, timeout_seconds: float = _FLUSH_SECONDS) -> None:
         """Wait until every recorded call is in the database (LedgerUnavailable if not)."""

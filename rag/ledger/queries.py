@@ -40,6 +40,7 @@ GROUPS: dict[str, ColumnElement[Any]] = {
     "model": c.model,
     "layer": c.layer_hit,
     "day": c.started_epoch_ms // _DAY_MS,
+    "key": c.owner_key,
 }
 
 

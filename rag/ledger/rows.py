@@ -82,6 +82,7 @@ def build_row(record: CallRecord, prices: PriceTable) -> dict[str, Any]:
         "time_to_first_token_ms": record.time_to_first_token_ms,
         "request_id": record.request_id,
         "http_request_id": record.http_request_id,
+        "owner_key": record.owner_key,
         "layer_hit": str(layer),
         "system_prefix_tokens": prefixes[CacheLayer.SYSTEM],
         "documents_prefix_tokens": prefixes[CacheLayer.DOCUMENTS],

@@ -49,6 +49,9 @@ calls = Table(
     Column("time_to_first_token_ms", Float()),
     Column("request_id", String(128)),
     Column("http_request_id", String(128)),
+    # The id (a keyed hash) of the API key the call was made for; NULL from before keys were
+    # recorded, and for calls no key asked for (vision at ingest).
+    Column("owner_key", String(64)),
     Column("layer_hit", String(16), nullable=False),
     Column("system_prefix_tokens", BigInteger(), nullable=False),
     Column("documents_prefix_tokens", BigInteger(), nullable=False),
@@ -81,4 +84,5 @@ calls = Table(
     Index("ix_ledger_calls_cost", "cost_usd"),
     # Finds the writes still live when a read arrives, without scanning the calls between.
     Index("ix_ledger_calls_model_write_expiry", "model", "cache_write_expires_epoch_ms"),
+    Index("ix_ledger_calls_owner_started", "owner_key", "started_epoch_ms"),
 )

@@ -122,6 +122,16 @@ class BatchStore:
             raise NotFound(f"no batch {batch_id!r}")
         return _batch(row)
 
+    def questions_in_flight(self, owner_key: str) -> int:
+        """How many questions owner_key has in batches that have not ended."""
+        with self._database.reading() as connection:
+            count = connection.execute(
+                select(func.count())
+                .select_from(batch_questions.join(batches))
+                .where(batches.c.owner_key == owner_key, batches.c.status != "ended")
+            ).scalar_one()
+        return int(count)
+
     def unrecorded(self) -> list[StoredBatch]:
         """Batches whose calls are not in the ledger yet, oldest first."""
         with self._database.reading() as connection:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -199,6 +200,15 @@ batch_questions = Table(
 
 # Secrets every replica must agree on (e.g. the key that hashes API keys into owner ids),
 # created once by whichever process asks first.
+# Per-key request buckets (rag/storage/rate_buckets.py): tokens left, and when last counted.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("owner_key", String(64), primary_key=True),
+    Column("tokens", Float(), nullable=False),
+    Column("updated_epoch_ms", BigInteger(), nullable=False),
+)
+
 server_secrets = Table(
     "server_secrets",
     metadata,

@@ -32,6 +32,8 @@ def keyed_settings_in(home: Path, **overrides: object) -> Settings:
         "max_request_bytes": 64 * 1024,
         "max_upload_bytes": 256 * 1024,
         "max_files_per_upload": 2,
+        # The fuzzer sends hundreds of requests a minute; test_spend_limits.py sets its own.
+        "rate_limit_per_minute": 100_000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
