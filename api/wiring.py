@@ -14,6 +14,7 @@ from api.keyring import KeyRing
 from api.serving import serve_in_thread
 from ingest.jobs import JobRunner
 from ingest.pipeline import IngestPipeline
+from ingest.sandbox import ParseLimits
 from ingest.vision import VisionTranscriber
 from rag.agent import Agent
 from rag.agent_tools import DocumentTools
@@ -111,6 +112,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             max_file_bytes=settings.max_upload_bytes,
             max_unpacked_bytes=settings.max_unpacked_bytes,
             group_chunks=4 * settings.embedding_batch_size,
+            parse_limits=ParseLimits(settings.parse_memory_bytes, settings.parse_timeout_seconds),
         )
         # Heal what a killed process left: half-indexed documents fail, queued purges run.
         # On PostgreSQL other replicas may be indexing right now: only long-idle ones fail.

@@ -12,9 +12,10 @@ import io
 import re
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ingest.files import content_hash, document_id_of
 from ingest.sniffing import (
@@ -27,16 +28,31 @@ from ingest.sniffing import (
     image_kind,
     media_type_of,
 )
-from ingest.vision import VisionTranscriber, prepare_image
-from rag.errors import DocumentTooLarge, EmptyDocument, UnsupportedDocument
+from rag.errors import DocumentTooLarge, EmptyDocument, InvalidInput, UnsupportedDocument
 from rag.types import Document, Section
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
 
+    from ingest.vision import VisionImage
+
+
+class Transcriber(Protocol):
+    """What reads images and text-less PDF pages (ingest/vision.py's VisionTranscriber)."""
+
+    max_pages: int
+
+    def transcribe_image(self, image: VisionImage, name: str) -> str: ...
+
+    def transcribe_pdf_page(self, page_pdf: bytes, name: str, page: int) -> str: ...
+
+
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _MARKED_CODE = re.compile(r"\[code\]\n(.*?)\n?\[/code\]", re.DOTALL)
 _MAX_TITLE_CHARS = 120
+# A page's content stream is rarely over a megabyte; pypdf's own default (75 MB per stream)
+# lets a small PDF whose pages each inflate tens of megabytes hold a worker for minutes.
+MAX_PDF_STREAM_BYTES = 16 * 1024 * 1024
 
 
 def _decode(data: bytes) -> str:
@@ -142,16 +158,44 @@ def _html_to_markdown(html: str) -> tuple[str, str]:
     return markdown, " ".join(title.title.split())
 
 
+@contextmanager
+def _pdf_limits() -> Iterator[None]:
+    """Inside the block, pypdf refuses to inflate any one stream past MAX_PDF_STREAM_BYTES."""
+    from pypdf import apply_configuration
+
+    limit = MAX_PDF_STREAM_BYTES
+    with apply_configuration(
+        zlib_maximum_output_length=limit,
+        lzw_maximum_output_length=limit,
+        run_length_maximum_output_length=limit,
+        array_based_stream_maximum_output_length=limit,
+    ):
+        yield
+
+
+def _unreadable_pdf(exc: Exception, name: str) -> InvalidInput:
+    """What a pypdf error means to the user: a stream past the limit, or a damaged file."""
+    from pypdf.errors import LimitReachedError
+
+    if isinstance(exc, LimitReachedError):
+        return DocumentTooLarge(
+            f"{name} holds a stream that inflates past {MAX_PDF_STREAM_BYTES:,} bytes "
+            "(a decompression bomb, or not a document to index)"
+        )
+    # pypdf raises many kinds of error on damaged files; each means the same to the user.
+    return UnsupportedDocument(f"{name} is not a readable PDF: {exc}")
+
+
 def _open_pdf(data: bytes, name: str) -> PdfReader:
     from pypdf import PdfReader
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        encrypted = reader.is_encrypted and not reader.decrypt("")
-        pages = 0 if encrypted else len(reader.pages)
+        with _pdf_limits():
+            reader = PdfReader(io.BytesIO(data))
+            encrypted = reader.is_encrypted and not reader.decrypt("")
+            pages = 0 if encrypted else len(reader.pages)
     except Exception as exc:
-        # pypdf raises many kinds of error on damaged files; each means the same to the user.
-        raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
+        raise _unreadable_pdf(exc, name) from exc
     if encrypted:
         raise UnsupportedDocument(
             f"{name} is an encrypted PDF; remove its password and upload it again"
@@ -171,12 +215,12 @@ def _page_pdf(reader: PdfReader, index: int, name: str) -> bytes:
         writer.add_page(reader.pages[index])
         writer.write(out)
     except Exception as exc:
-        raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
+        raise _unreadable_pdf(exc, name) from exc
     return out.getvalue()
 
 
 def _scanned_pages(
-    reader: PdfReader, pages: list[str], name: str, vision: VisionTranscriber
+    reader: PdfReader, pages: list[str], name: str, vision: Transcriber
 ) -> list[int]:
     """The 0-based indexes of the pages with pictures but no text layer; checked against the cap.
 
@@ -189,7 +233,7 @@ def _scanned_pages(
             if not text.strip() and len(reader.pages[index].images) > 0
         ]
     except Exception as exc:
-        raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
+        raise _unreadable_pdf(exc, name) from exc
     if len(scanned) > vision.max_pages:
         raise DocumentTooLarge(
             f"{name} has {len(scanned)} pages without a text layer, over the limit of "
@@ -199,18 +243,19 @@ def _scanned_pages(
 
 
 def _pdf_sections(
-    data: bytes, name: str, vision: VisionTranscriber | None
+    data: bytes, name: str, vision: Transcriber | None
 ) -> tuple[list[Section], str | None]:
-    reader = _open_pdf(data, name)
-    try:
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = reader.metadata.title if reader.metadata else None
-    except Exception as exc:
-        raise UnsupportedDocument(f"{name} is not a readable PDF: {exc}") from exc
-    if vision is not None:
-        for index in _scanned_pages(reader, pages, name, vision):
-            page_pdf = _page_pdf(reader, index, name)
-            pages[index] = vision.transcribe_pdf_page(page_pdf, name, index + 1)
+    with _pdf_limits():
+        reader = _open_pdf(data, name)
+        try:
+            pages = [page.extract_text() or "" for page in reader.pages]
+            title = reader.metadata.title if reader.metadata else None
+        except Exception as exc:
+            raise _unreadable_pdf(exc, name) from exc
+        if vision is not None:
+            for index in _scanned_pages(reader, pages, name, vision):
+                page_pdf = _page_pdf(reader, index, name)
+                pages[index] = vision.transcribe_pdf_page(page_pdf, name, index + 1)
     sections = [
         section
         for number, page_text in enumerate(pages, start=1)
@@ -275,8 +320,10 @@ def _docx_sections(data: bytes, name: str) -> tuple[list[Section], str | None]:
 
 
 def _image_sections(
-    data: bytes, name: str, vision: VisionTranscriber | None
+    data: bytes, name: str, vision: Transcriber | None
 ) -> tuple[list[Section], str | None]:
+    from ingest.vision import prepare_image
+
     kind = image_kind(data) or "image"
     image = prepare_image(data, name, kind)
     if vision is None:
@@ -296,6 +343,8 @@ def check_document(
     name = PurePath(source).name or source
     media_type = media_type_of(data, name, declared_type)
     if media_type in IMAGE_MEDIA_TYPES.values():
+        from ingest.vision import prepare_image
+
         prepare_image(data, name, image_kind(data) or "image")
     elif media_type == DOCX:
         check_docx_archive(data, name, max_unpacked_bytes or 4 * len(data) + 10_000_000)
@@ -309,7 +358,7 @@ def load_document(
     source: str,
     declared_type: str | None = None,
     max_unpacked_bytes: int = 0,
-    vision: VisionTranscriber | None = None,
+    vision: Transcriber | None = None,
 ) -> Document:
     """Parse a file into a Document with its structure; raises InvalidInput subclasses.
 

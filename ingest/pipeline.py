@@ -29,6 +29,7 @@ from ingest.files import (
     source_name,
 )
 from ingest.loaders import load_document
+from ingest.sandbox import ParseLimits, load_isolated
 from ingest.vision import VisionTranscriber
 from rag.embeddings import Embedder, Vectors
 from rag.errors import DocumentTooLarge, InvalidInput, UpstreamError
@@ -62,6 +63,7 @@ class IngestPipeline:
         max_unpacked_bytes: int,
         group_chunks: int = 256,
         vision: VisionTranscriber | None = None,
+        parse_limits: ParseLimits | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -73,6 +75,8 @@ class IngestPipeline:
         self.group_chunks = group_chunks
         # Transcribes images and text-less PDF pages; without it images are refused.
         self.vision = vision
+        # PDF and DOCX are parsed in a child process under these; None: in this process.
+        self.parse_limits = parse_limits
         self._lock = threading.Lock()
 
     def recover(self, idle_seconds: float = 0) -> None:
@@ -125,13 +129,45 @@ class IngestPipeline:
         return self._ingest(((p, source_name(p), None) for p in files), on_file)
 
     def ingest_file(self, path: Path, source: str, declared_type: str | None = None) -> FileOutcome:
-        """Ingest one file under the given source name (an upload's sanitised file name)."""
-        return self._ingest([(path, source, declared_type)], None).files[0]
+        """Ingest one file under the given source name (an upload's sanitised file name).
+
+        The file is parsed before the pipeline's lock is taken, so several upload jobs parse
+        at once and a file slow to parse holds up no other.
+        """
+        try:
+            parsed = self._parse_new(path, source, declared_type)
+        except (InvalidInput, UpstreamError, OSError) as exc:
+            return FileOutcome(source, "failed", error=str(exc))
+        return self._ingest([(path, source, declared_type)], None, parsed).files[0]
+
+    def _parse_new(self, path: Path, source: str, declared_type: str | None) -> Document | None:
+        """The file parsed, unless its bytes are indexed already (None: nothing to parse)."""
+        data = self._read(path)
+        record = self.registry.get(document_id_of(data))
+        if record is not None and record.status == "done":
+            return None
+        return self._load(data, source, declared_type)
+
+    def _read(self, path: Path) -> bytes:
+        size = path.stat().st_size
+        if size > self.max_file_bytes:
+            raise DocumentTooLarge(
+                f"{path.name} is {size:,} bytes, over the {self.max_file_bytes:,}-byte limit"
+            )
+        return path.read_bytes()
+
+    def _load(self, data: bytes, source: str, declared_type: str | None) -> Document:
+        if self.parse_limits is None:
+            return load_document(data, source, declared_type, self.max_unpacked_bytes, self.vision)
+        return load_isolated(
+            data, source, declared_type, self.max_unpacked_bytes, self.vision, self.parse_limits
+        )
 
     def _ingest(
         self,
         items: Iterable[tuple[Path, str, str | None]],
         on_file: Callable[[FileOutcome], None] | None,
+        parsed: Document | None = None,
     ) -> IngestReport:
         started = time.perf_counter()
         outcomes: list[tuple[int, FileOutcome]] = []
@@ -146,7 +182,7 @@ class IngestPipeline:
             seen: set[str] = set()
             for index, (path, source, declared_type) in enumerate(items):
                 try:
-                    prepared = self._prepare(path, source, declared_type, seen)
+                    prepared = self._prepare(path, source, declared_type, seen, parsed)
                 except (InvalidInput, UpstreamError, OSError) as exc:
                     # A file that cannot be read, or whose transcription Claude refused or
                     # could not give, fails alone; the others go on.
@@ -164,14 +200,19 @@ class IngestPipeline:
         return IngestReport(files, time.perf_counter() - started)
 
     def _prepare(
-        self, path: Path, source: str, declared_type: str | None, seen: set[str]
+        self,
+        path: Path,
+        source: str,
+        declared_type: str | None,
+        seen: set[str],
+        parsed: Document | None = None,
     ) -> _Prepared | FileOutcome:
-        size = path.stat().st_size
-        if size > self.max_file_bytes:
-            raise DocumentTooLarge(
-                f"{path.name} is {size:,} bytes, over the {self.max_file_bytes:,}-byte limit"
-            )
-        data = path.read_bytes()
+        """The file's chunks, ready to embed, or its outcome if it is unchanged.
+
+        parsed is the file's Document when it was parsed already (before the lock).
+        """
+        data = self._read(path)
+        size = len(data)
         document_id = document_id_of(data)
         record = self.registry.get(document_id)
         if document_id in seen or (record is not None and record.status == "done"):
@@ -179,7 +220,7 @@ class IngestPipeline:
             known = record.chunk_count if record is not None else 0
             return FileOutcome(source, "unchanged", document_id, known)
         seen.add(document_id)
-        document = load_document(data, source, declared_type, self.max_unpacked_bytes, self.vision)
+        document = parsed or self._load(data, source, declared_type)
         chunks = chunk_document(document, self.embedder)
         replaces = any(r.source == source and r.status == "done" for r in self.registry.documents())
         if record is not None:

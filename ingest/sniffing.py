@@ -40,6 +40,11 @@ _IMAGE_SIGNATURES = (
 # A zip entry that inflates more than this many times its packed size is treated as a bomb;
 # Word's XML packs about 5-20x.
 _MAX_INFLATE_RATIO = 200
+# The body of a Word document is parsed whole into an XML tree of about ten times its size; a
+# thousand-page report's body is some 15 MB. A larger one (a bomb that stays under the ratio
+# by packing varied text) would take gigabytes to parse.
+MAX_DOCX_BODY_BYTES = 32 * 1024 * 1024
+_DOCX_BODY = "word/document.xml"
 _SUPPORTED = (
     "plain text (.txt), Markdown (.md), HTML (.html), PDF (.pdf), Word (.docx) and images "
     "(.png, .jpg, .webp, .gif)"
@@ -66,8 +71,14 @@ def check_docx_archive(data: bytes, name: str, max_unpacked_bytes: int) -> None:
             entries = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise UnsupportedDocument(f"{name} is not a readable Word document: {exc}") from exc
-    if "word/document.xml" not in {e.filename for e in entries}:
+    body = next((e for e in entries if e.filename == _DOCX_BODY), None)
+    if body is None:
         raise UnsupportedDocument(f"{name} is a ZIP archive but not a Word (.docx) document")
+    if body.file_size > MAX_DOCX_BODY_BYTES:
+        raise DocumentTooLarge(
+            f"{name} has a {body.file_size:,}-byte document body, over the "
+            f"{MAX_DOCX_BODY_BYTES:,}-byte limit a Word document's body may unpack to"
+        )
     unpacked = sum(e.file_size for e in entries)
     if unpacked > max_unpacked_bytes:
         raise DocumentTooLarge(

@@ -300,6 +300,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Most bytes a DOCX (a ZIP archive) may unpack to; more is a zip bomb.",
     )
+    parse_memory_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=128 * 1024 * 1024,
+        description="Address space a PDF or Word file's parse may use; each is parsed in a "
+        "child process held to it, so a decompression bomb fails its own upload.",
+    )
+    parse_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Longest one PDF or Word file's parse may take before it is stopped and "
+        "its upload fails.",
+    )
     max_request_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest accepted JSON request body, in bytes."
     )
