@@ -45,7 +45,6 @@ TTL_SECONDS: dict[Ttl, float] = {"5m": 300.0, "1h": 3600.0}
 # and tools read up to about 15% low).
 SIZE_ESTIMATE_ERROR = 0.15
 _REMEMBERED_MARKS = 10_000
-_IDLE_SHARE = 0.2
 
 
 def markable_minimum(model: str) -> int:
@@ -111,12 +110,11 @@ class ReuseTracker:
 
     Uses of a key within the TTL of each other form a run. For a key at its n-th use of a run
     the estimate is the mean number of further uses of recent runs that reached n + 1 uses:
-    finished runs count exactly, runs still going by what they have reached so far. A run
-    still at exactly n + 1 uses may or may not go on: it counts as finished with no further
-    use in proportion to how long it has been idle, fully after a fifth of the TTL (most
-    repeats come sooner; finished runs correct the guess as they close). A prior (one
+    finished runs count exactly, runs still going by what they have reached so far (one
+    still at exactly n + 1 uses counts as no further use until it comes back, however fast
+    the traffic: a burst of keys that never return must not look undecided). A prior (one
     pseudo-run with one further use, two with none) starts it off: a fresh process writes a
-    new key once, and traffic in which nothing repeats stops it within a few calls.
+    new key once, and traffic in which nothing repeats stops it at the next call.
     """
 
     def __init__(
@@ -143,21 +141,13 @@ class ReuseTracker:
     def further_uses(self, key: str) -> float:
         """Expected further uses of key in its current run, after the use about to be made."""
         reached = self.uses(key) + 1
-        now = self._clock()
         prior_repeats, prior_fresh = self._prior
         total, runs = prior_repeats, prior_repeats + prior_fresh
-        for length in self._finished:
+        going = (length for other, (_, length) in self._open.items() if other != key)
+        for length in (*self._finished, *going):
             if length >= reached:
                 total += length - reached
                 runs += 1
-        for other, (last, length) in self._open.items():
-            if other == key:
-                continue
-            if length > reached:
-                total += length - reached
-                runs += 1
-            elif length == reached:
-                runs += min((now - last) / (self._ttl_seconds * _IDLE_SHARE), 1.0)
         return total / runs
 
     def observe(self, key: str) -> None:

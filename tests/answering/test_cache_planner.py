@@ -89,8 +89,9 @@ def test_traffic_where_nothing_repeats_stops_paying_for_writes_at_once():
     burst = []
     for index in range(30):
         burst.append(planner.plan(MODEL, _docs(f"burst-{index}")).get(CacheLayer.DOCUMENTS))
-        clock.now += 20
-    assert sum(mark is not None for mark in burst) <= 3
+        clock.now += 0.1
+    # The first is written on the prior; the ones after it see that it never came back.
+    assert sum(mark is not None for mark in burst) == 1
 
 
 def test_a_layer_marked_within_its_ttl_is_marked_again_on_its_last_use():
