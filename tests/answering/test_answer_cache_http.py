@@ -1,12 +1,12 @@
 """The answer cache over HTTP: a hit keeps its conversation whole, a moved corpus stores nothing."""
 
 import threading
-import time
 
 import httpx
 
 from tests.answering.conftest import UpstreamMonitor
 from tests.answering.test_ask_http import ask_json
+from tests.jobs import wait_for_job
 
 QUESTION = "How do bees make honey?"
 FOLLOW_UP = "Can you say more about that?"
@@ -15,11 +15,7 @@ FOLLOW_UP = "Can you say more about that?"
 def _upload(client: httpx.Client, name: str, text: str) -> str:
     response = client.post("/v1/documents", files=[("files", (name, text.encode(), "text/plain"))])
     assert response.status_code == 202, response.text
-    job_id = response.json()["jobs"][0]["id"]
-    deadline = time.monotonic() + 60
-    while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, "the upload job did not finish"
-        time.sleep(0.05)
+    job = wait_for_job(client, response.json()["jobs"][0]["id"], timeout=60)
     assert job["status"] == "done", job
     return str(job["document_id"])
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.emulator import EmulatorConfig
 from api.emulator import create_app as create_emulator
 from api.serving import free_port, serve_in_thread
+from tests.jobs import wait_for_job
 from tests.processes import wait_until_serving
 
 STRATA = Path(sys.executable).with_name("strata")
@@ -46,14 +46,6 @@ def _recording(app: ASGIApp, seen: list[str]) -> ASGIApp:
         await app(scope, receive, send)
 
     return record
-
-
-def _wait_for_job(http: httpx.Client, job_id: str) -> dict[str, object]:
-    deadline = time.monotonic() + 300
-    while (job := http.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, "the upload job did not finish"
-        time.sleep(0.1)
-    return job
 
 
 def test_a_planted_dotenv_in_the_working_directory_cannot_redirect_claude(
@@ -87,7 +79,7 @@ def test_a_planted_dotenv_in_the_working_directory_cannot_redirect_claude(
             with httpx.Client(base_url=url, timeout=120) as http:
                 files = {"files": ("tides.md", b"# Tides\n\nSpring tides follow the new moon.\n")}
                 (job,) = http.post("/v1/documents", files=files).json()["jobs"]
-                assert _wait_for_job(http, job["id"])["status"] == "done"
+                assert wait_for_job(http, job["id"])["status"] == "done"
                 answer = http.post(
                     "/v1/ask", json={"question": "When do spring tides come?", "stream": False}
                 )

@@ -22,6 +22,7 @@ from reportlab.pdfgen import canvas
 
 from api.app import create_app
 from api.serving import serve_in_thread
+from tests.jobs import wait_for_job
 from tests.security.conftest import assert_error_shape, bearer, keyed_settings_in
 
 MEMORY_BYTES = 256 * 1024 * 1024
@@ -109,14 +110,6 @@ def _job_id(response: httpx.Response) -> str:
     return str(job["id"])
 
 
-def _wait_until_finished(admin: httpx.Client, job_id: str) -> dict[str, object]:
-    deadline = time.monotonic() + 600
-    while (job := admin.get(f"/v1/jobs/{job_id}").json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, f"job {job_id} never finished"
-        time.sleep(0.2)
-    return job
-
-
 def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
@@ -133,7 +126,7 @@ def test_a_word_file_that_parses_past_the_memory_limit_fails_its_job_only(
     # Under the body cap, yet its XML tree needs about a gigabyte.
     bomb = docx_with_body(30_000_000)
     before = _peak_rss_bytes()
-    job = _wait_until_finished(admin, _job_id(_upload(admin, "heavy.docx", bomb)))
+    job = wait_for_job(admin, _job_id(_upload(admin, "heavy.docx", bomb)), timeout=600)
     assert job["status"] == "failed"
     assert f"needs more than {MEMORY_BYTES:,} bytes of memory" in str(job["error"])
     # The server (this process) never held the tree.
@@ -142,8 +135,8 @@ def test_a_word_file_that_parses_past_the_memory_limit_fails_its_job_only(
 
 
 def test_a_pdf_whose_streams_inflate_past_the_cap_fails_its_job(admin: httpx.Client) -> None:
-    job = _wait_until_finished(
-        admin, _job_id(_upload(admin, "inflating.pdf", pdf_with_pages(3, 20_000_000)))
+    job = wait_for_job(
+        admin, _job_id(_upload(admin, "inflating.pdf", pdf_with_pages(3, 20_000_000))), 600
     )
     assert job["status"] == "failed"
     assert "inflates past" in str(job["error"])
@@ -156,11 +149,11 @@ def test_a_slow_pdf_is_stopped_while_other_uploads_finish(admin: httpx.Client) -
         assert time.monotonic() < deadline, "the slow PDF's job never started"
         time.sleep(0.1)
     note = b"The tide turns every six hours and twelve minutes."
-    quick = _wait_until_finished(admin, _job_id(_upload(admin, "tides.txt", note)))
+    quick = wait_for_job(admin, _job_id(_upload(admin, "tides.txt", note)), timeout=600)
     assert quick["status"] == "done"
     # Parsed beside the slow file, not after it.
     assert admin.get(f"/v1/jobs/{slow}").json()["status"] == "running"
-    stopped = _wait_until_finished(admin, slow)
+    stopped = wait_for_job(admin, slow, timeout=600)
     assert stopped["status"] == "failed"
     assert f"took over {TIMEOUT_SECONDS} s to parse" in str(stopped["error"])
     assert admin.get("/healthz").status_code == 200
