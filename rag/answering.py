@@ -233,7 +233,10 @@ class Answerer:
                         self._audits.add(task)
                         task.add_done_callback(self._audits.discard)
                     return
-            chunks, fresh = self.context_of(retrieved, options.top_k, conversation, corpus_version)
+            variant = variant_of(shape)
+            chunks, fresh = self.context_of(
+                retrieved, options.top_k, conversation, corpus_version, model, variant
+            )
             info = model_info(model)
             max_tokens = shape.max_tokens(self.max_answer_tokens, info.max_output_tokens)
             with self.tracing.span("strata.prompt", trace) as prompt_span:
@@ -243,7 +246,7 @@ class Answerer:
                     question,
                     model,
                     fresh=fresh,
-                    variant=variant_of(shape),
+                    variant=variant,
                     max_tokens=max_tokens,
                 )
                 prompt_span.set(prompt_attributes(prompt))
@@ -438,14 +441,38 @@ class Answerer:
         top_k: int | None,
         conversation: Conversation,
         corpus_version: str,
+        model: str,
+        variant: str,
     ) -> tuple[list[Chunk], list[Chunk]]:
-        """The documents block and the chunks that go with it (see reused_or_new).
+        """The documents block and the chunks that go with it.
 
         A request that names its top_k gets every retrieved chunk (within the token budget);
-        otherwise the context keeps those the question needs.
+        otherwise the context keeps those the question needs. A follow-up keeps the
+        conversation's documents block, same bytes, while its cache entry is live: the block
+        is read at the cache rate and what retrieval found beyond it goes with the new
+        question. Once the entry is gone (or was never written), resending the block would cost
+        full price for chunks the follow-up may not need, so the follow-up gets a block of its
+        own, built like a first question's.
         """
-        needed = retrieved if top_k else sized_context(retrieved, self.context_sizing)
-        return reused_or_new(conversation, corpus_version, [r.chunk for r in needed])
+        needed = [
+            r.chunk for r in (retrieved if top_k else sized_context(retrieved, self.context_sizing))
+        ]
+        if not self._block_reusable(conversation, corpus_version, model, variant):
+            return needed, []
+        in_block = {c.chunk_id for c in conversation.last_chunks}
+        return list(conversation.last_chunks), [c for c in needed if c.chunk_id not in in_block]
+
+    def _block_reusable(
+        self, conversation: Conversation, corpus_version: str, model: str, variant: str
+    ) -> bool:
+        """True when the conversation's documents block is current and in the prompt cache."""
+        if not conversation.last_chunks or conversation.last_corpus_version != corpus_version:
+            return False
+        last = build_prompt(
+            conversation.last_chunks, conversation.turns, "", {}, model=model_info(model)
+        )
+        layers = planned_layers(last, model, variant, conversation.conversation_id)
+        return any(self.planner.live(p.key) for p in layers if p.layer is not CacheLayer.SYSTEM)
 
     async def context_for(
         self,
@@ -453,11 +480,13 @@ class Answerer:
         top_k: int | None,
         conversation: Conversation,
         corpus_version: str,
+        model: str,
+        variant: str,
         trace: TraceSpan | None = None,
     ) -> tuple[list[Chunk], list[Chunk]]:
         """retrieve_for, then context_of: what a dry run of the ask would send."""
         retrieved = await self.retrieve_for(question, top_k, conversation, trace)
-        return self.context_of(retrieved, top_k, conversation, corpus_version)
+        return self.context_of(retrieved, top_k, conversation, corpus_version, model, variant)
 
     async def _conversation(self, conversation_id: str | None, owner: Owner) -> Conversation:
         if conversation_id is None:
@@ -587,22 +616,6 @@ class _Hit:
 def variant_of(shape: AnswerShape) -> str:
     """The answer options that change a request's cached bytes: format (citations) and thinking."""
     return f"{shape.format}|{shape.thinking!r}"
-
-
-def reused_or_new(
-    conversation: Conversation, corpus_version: str, retrieved: list[Chunk]
-) -> tuple[list[Chunk], list[Chunk]]:
-    """The documents block to send, and the retrieved chunks that it lacks.
-
-    A follow-up on an unchanged corpus keeps the conversation's documents block, same bytes,
-    so the layer is read from the cache instead of rewritten; what retrieval found beyond it
-    goes with the new question. Earlier turns' extra chunks are not sent again.
-    """
-    if conversation.last_chunks and conversation.last_corpus_version == corpus_version:
-        kept = list(conversation.last_chunks)
-        in_block = {c.chunk_id for c in kept}
-        return kept, [c for c in retrieved if c.chunk_id not in in_block]
-    return retrieved, []
 
 
 def citation_of(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:

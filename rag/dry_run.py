@@ -83,10 +83,10 @@ async def price_ask(
         key = answer_key(question, corpus_version, PROMPT_VERSION, model, key_options)
         answer_cached = await answerer.answer_cache.get(key) is not None
 
-    chunks, fresh = await answerer.context_for(
-        question, options.top_k, conversation, corpus_version
-    )
     variant = variant_of(shape)
+    chunks, fresh = await answerer.context_for(
+        question, options.top_k, conversation, corpus_version, model, variant
+    )
     max_tokens = shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens)
     # The same max_tokens as the ask: the context-window guard keeps the same turns.
     prompt = answerer.layered_prompt(

@@ -83,6 +83,21 @@ def test_a_follow_up_on_other_chunks_still_reads_the_documents_block(client: htt
     assert follow_up["usage"]["layer_hit"] in ("documents", "conversation")
 
 
+@pytest.mark.parametrize("cache_policy", ["off"])
+def test_a_follow_up_whose_documents_are_not_cached_gets_a_context_of_its_own(
+    client: httpx.Client,
+):
+    first = ask_json(client, "What does a lighthouse keeper do?")
+    question = "How long does sourdough bulk fermentation take?"
+    follow_up = ask_json(client, question, conversation_id=first["conversation_id"])
+    alone = ask_json(client, question)
+    # Nothing was cached, so resending the first block would cost full price for nothing.
+    assert follow_up["sources"] == alone["sources"]
+    first_ids = {s["chunk_id"] for s in first["sources"]}
+    assert first_ids - {s["chunk_id"] for s in follow_up["sources"]}
+    assert follow_up["usage"]["cache_read_input_tokens"] == 0
+
+
 def test_two_turn_conversations_cost_less_than_caching_off_under_the_default_policy(
     client: httpx.Client,
 ):
