@@ -26,10 +26,14 @@ from sentence_transformers import SentenceTransformer
 MODEL = os.environ.get("PEER_MODEL", "claude-sonnet-5-5")
 MAX_TOKENS = 1024
 CACHE = {"type": "ephemeral"}
-# cache_idx=-1 marks every message, which past two turns is more than the API's four
-# breakpoints (a 400); 0 marks the leading system message, where condense_plus_context
-# puts the retrieved context.
-CACHE_IDX = 0
+# LlamaIndex's cache_idx marks every message up to that index (-1: all of them), but a system
+# message is sent as a plain `system` string, so its mark is dropped (llama-index-llms-anthropic
+# 0.12.3, messages_to_anthropic_messages). The query engine sends [system, user with the
+# context]: -1 marks the user message, caching the whole prompt. condense_plus_context puts
+# its context in the system message and -1 past two turns is more than the API's four
+# breakpoints (a 400), so its documented setting, 0, caches nothing: that arm cannot cache.
+QUERY_CACHE_IDX = -1
+CHAT_CACHE_IDX = 0
 
 
 def _model_path() -> str:
@@ -184,11 +188,18 @@ def run_llamaindex(corpus: list[tuple[str, str]], jobs: list[dict[str, Any]]) ->
     index = VectorStoreIndex.from_documents(documents)
     for job in jobs:
         # The documented way: cache_idx marks the messages up to and including that index.
+        cached = job["caching"] == "cached"
         llm = Anthropic(
             model=MODEL,
             max_tokens=MAX_TOKENS,
             api_key=job["api_key"],
-            cache_idx=CACHE_IDX if job["caching"] == "cached" else None,
+            cache_idx=QUERY_CACHE_IDX if cached else None,
+        )
+        chat_llm = Anthropic(
+            model=MODEL,
+            max_tokens=MAX_TOKENS,
+            api_key=job["api_key"],
+            cache_idx=CHAT_CACHE_IDX if cached else None,
         )
         query_engine = index.as_query_engine(llm=llm)
         engines: dict[int, Any] = {}
@@ -197,7 +208,7 @@ def run_llamaindex(corpus: list[tuple[str, str]], jobs: list[dict[str, Any]]) ->
             if ask["kind"] in ("conversation", "two_turn"):
                 if ask["session"] not in engines:
                     engines[ask["session"]] = index.as_chat_engine(
-                        chat_mode="condense_plus_context", llm=llm
+                        chat_mode="condense_plus_context", llm=chat_llm
                     )
                 engines[ask["session"]].chat(ask["question"])
             else:
