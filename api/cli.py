@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
 
 import typer
-from pydantic import ValidationError
 
-from rag.settings import Settings
+from api.client.target import Server, find_server
 
 if TYPE_CHECKING:
     from api.client.http import ServerClient
+    from rag.settings import Settings
+
+# A command sent to a server imports only what a client needs: the settings model, the
+# engines and asyncio are imported inside the commands, on the local path.
 
 # Sends the command to a running server instead of running it here.
 ServerUrl = Annotated[
@@ -31,6 +34,10 @@ app = typer.Typer(
 
 
 def _settings(**overrides: object) -> Settings:
+    from pydantic import ValidationError
+
+    from rag.settings import Settings
+
     try:
         return Settings.load(**overrides)
     except ValidationError as exc:
@@ -49,20 +56,25 @@ def _not_built(command: str) -> NoReturn:
     raise typer.Exit(3)
 
 
-def _settings_for(url: str | None) -> Settings:
-    """The settings, with the server of --url when one was given."""
-    return _settings(url=url) if url is not None else _settings()
+def _server_or_settings(url: str | None) -> Server | Settings:
+    """The server to send the command to (--url or STRATA_URL), or else the local settings."""
+    server = find_server(url, os.environ)
+    if server is not None:
+        return server
+    settings = _settings(url=url) if url is not None else _settings()
+    if settings.url is None:
+        return settings
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    return Server(settings.url, key)
 
 
-def _on_server(settings: Settings, command: Callable[[ServerClient], int]) -> NoReturn:
-    """Run command against the server at settings.url; a failure is one line and exit 1."""
+def _on_server(server: Server, command: Callable[[ServerClient], int]) -> NoReturn:
+    """Run command against the server; a failure is one line and exit 1."""
     from api.client.http import ServerClient, ServerError
     from api.control_chars import for_terminal
 
-    assert settings.url is not None
-    key = settings.api_key.get_secret_value() if settings.api_key else None
     try:
-        with ServerClient(settings.url, key) as client:
+        with ServerClient(server.url, server.api_key) as client:
             code = command(client)
     except ServerError as exc:
         typer.echo(for_terminal(f"strata: {exc}"), err=True)
@@ -93,16 +105,16 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders.")], url: ServerUrl = None
 ) -> None:
     """Ingest files or folders (recursively) into the store, or upload them to a server."""
-    settings = _settings_for(url)
-    if settings.url is not None:
+    target = _server_or_settings(url)
+    if isinstance(target, Server):
         from rich.console import Console
 
         from api.client.uploads import run_ingest as upload
 
-        _on_server(settings, lambda client: upload(client, paths, Console(), Console(stderr=True)))
+        _on_server(target, lambda client: upload(client, paths, Console(), Console(stderr=True)))
     from api.ingest_cli import run_ingest
 
-    raise typer.Exit(run_ingest(settings, paths))
+    raise typer.Exit(run_ingest(target, paths))
 
 
 @app.command()
@@ -137,19 +149,21 @@ def ask(
     url: ServerUrl = None,
 ) -> None:
     """Ask a question; the answer streams, then its sources and one usage line."""
-    settings = _settings_for(url)
     if dry_run and agentic:
         typer.echo("strata: --dry-run cannot price an --agentic ask; use one of them", err=True)
         raise typer.Exit(2)
-    if settings.url is not None:
+    target = _server_or_settings(url)
+    if isinstance(target, Server):
         _ask_server(
-            settings,
+            target,
             question,
             (not no_stream, conversation, model, answer_format, thinking, thinking_budget),
             dry_run,
             agentic,
             max_iterations,
         )
+    import asyncio
+
     from api.ask_cli import ask_options, print_dry_run
     from api.terminal import print_answer
     from rag.errors import StrataError
@@ -162,13 +176,13 @@ def ask(
         typer.echo(f"strata: {exc}", err=True)
         raise typer.Exit(2) from None
     if dry_run:
-        raise typer.Exit(asyncio.run(print_dry_run(settings, question, options)))
+        raise typer.Exit(asyncio.run(print_dry_run(target, question, options)))
     loop = max_iterations if agentic else None
-    raise typer.Exit(asyncio.run(print_answer(settings, question, options, agentic, loop)))
+    raise typer.Exit(asyncio.run(print_answer(target, question, options, agentic, loop)))
 
 
 def _ask_server(
-    settings: Settings,
+    server: Server,
     question: str,
     options: tuple[bool, str | None, str | None, str, str | None, int | None],
     dry_run: bool,
@@ -176,11 +190,12 @@ def _ask_server(
     max_iterations: int | None,
 ) -> NoReturn:
     from api.client.answers import ask_body, print_answer, print_dry_run
-    from rag.errors import StrataError
-    from rag.thinking import ThinkingRequest
 
     stream, conversation, model, answer_format, effort, budget = options
     if effort is not None and budget is not None:
+        from rag.errors import StrataError
+        from rag.thinking import ThinkingRequest
+
         try:
             ThinkingRequest(effort, budget)  # type: ignore[arg-type]
         except StrataError as exc:
@@ -188,12 +203,12 @@ def _ask_server(
             raise typer.Exit(2) from None
     body = ask_body(question, stream, conversation, model, answer_format, effort, budget)
     if dry_run:
-        _on_server(settings, lambda client: print_dry_run(client, body))
+        _on_server(server, lambda client: print_dry_run(client, body))
     if agentic:
         body["agentic"] = True
         if max_iterations is not None:
             body["max_iterations"] = max_iterations
-    _on_server(settings, lambda client: print_answer(client, body))
+    _on_server(server, lambda client: print_answer(client, body))
 
 
 @app.command()
@@ -203,14 +218,16 @@ def search(
     url: ServerUrl = None,
 ) -> None:
     """Show the chunks retrieved for a query, without calling Claude."""
-    settings = _settings_for(url)
-    if settings.url is not None:
+    target = _server_or_settings(url)
+    if isinstance(target, Server):
         from api.client.answers import print_search as search_on_server
 
-        _on_server(settings, lambda client: search_on_server(client, query, top_k))
+        _on_server(target, lambda client: search_on_server(client, query, top_k))
+    import asyncio
+
     from api.terminal import print_search
 
-    raise typer.Exit(asyncio.run(print_search(settings, query, top_k)))
+    raise typer.Exit(asyncio.run(print_search(target, query, top_k)))
 
 
 @app.command()
@@ -224,14 +241,14 @@ def usage(
     """Show what caching saved: spend, savings, wasted writes, by feature, model and layer."""
     from rich.console import Console
 
-    settings = _settings_for(url)
-    if settings.url is not None:
+    target = _server_or_settings(url)
+    if isinstance(target, Server):
         from api.client.reports import run_usage as usage_on_server
 
-        _on_server(settings, lambda client: usage_on_server(client, days, as_json, Console()))
+        _on_server(target, lambda client: usage_on_server(client, days, as_json, Console()))
     from api.usage_cli import run_usage
 
-    raise typer.Exit(run_usage(settings, days, as_json, Console()))
+    raise typer.Exit(run_usage(target, days, as_json, Console()))
 
 
 @app.command()
@@ -245,16 +262,18 @@ def batch(
     url: ServerUrl = None,
 ) -> None:
     """Answer a file of questions through the Message Batches API, at half price."""
-    settings = _settings_for(url)
+    target = _server_or_settings(url)
     questions = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
     questions = [question for question in questions if question]
-    if settings.url is not None:
+    if isinstance(target, Server):
         from api.client.reports import run_batch as batch_on_server
 
-        _on_server(settings, lambda client: batch_on_server(client, questions, model, top_k, wait))
+        _on_server(target, lambda client: batch_on_server(client, questions, model, top_k, wait))
+    import asyncio
+
     from api.batch_cli import run_batch
 
-    raise typer.Exit(asyncio.run(run_batch(settings, questions, model, top_k, wait)))
+    raise typer.Exit(asyncio.run(run_batch(target, questions, model, top_k, wait)))
 
 
 @app.command()

@@ -54,10 +54,35 @@ def run_strata(
 ENGINES = ("torch", "chromadb", "sentence_transformers", "anthropic", "api.emulator")
 
 
+# What a command sent to a server must not load either: each is start-up a terminal waits for
+# and a client never uses (the settings model, the database layer, numpy, asyncio, the
+# command line that httpx carries).
+NOT_FOR_A_CLIENT = (
+    *ENGINES,
+    "rag.settings",
+    "pydantic_settings",
+    "rag.storage",
+    "sqlalchemy",
+    "numpy",
+    "asyncio",
+    "httpx",
+    "pygments",
+)
+
+
 def engines_loaded(modules_file: Path) -> list[str]:
     """The engines among the modules a run_strata(modules_file=...) process imported."""
+    return _loaded(modules_file, ENGINES)
+
+
+def more_than_a_client(modules_file: Path) -> list[str]:
+    """What a run_strata(modules_file=...) process imported that a client should not."""
+    return _loaded(modules_file, NOT_FOR_A_CLIENT)
+
+
+def _loaded(modules_file: Path, names: tuple[str, ...]) -> list[str]:
     loaded = modules_file.read_text().splitlines()
-    return [n for n in loaded if any(n == e or n.startswith(f"{e}.") for e in ENGINES)]
+    return [n for n in loaded if any(n == e or n.startswith(f"{e}.") for e in names)]
 
 
 def wait_until_serving(process: subprocess.Popen[bytes], url: str) -> None:

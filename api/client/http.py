@@ -1,4 +1,4 @@
-"""One connection to a running Strata server: JSON calls and answer streams over httpx.
+"""One connection to a running Strata server: JSON calls and answer streams over httpx2.
 
 Every failure (refused connection, timeout, an error status) becomes a ServerError whose
 message is one line for the terminal, naming the server and, for an error status, what the
@@ -13,11 +13,10 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-import httpx
-from httpx_sse import SSEError, connect_sse
+import httpx2
 
 # Answers stream for as long as Claude writes; only the wait for a connection is short.
-_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
+_TIMEOUT = httpx2.Timeout(300.0, connect=10.0)
 
 
 class ServerError(Exception):
@@ -38,7 +37,12 @@ class ServerClient:
     def __init__(self, url: str, api_key: str | None) -> None:
         self.url = url.rstrip("/")
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=_TIMEOUT)
+        # A plain-http server needs no TLS: skip loading the certificate store, a good part of
+        # a command's start-up. Requests never leave base_url (redirects are not followed).
+        plain = self.url.startswith("http://")
+        self._http = httpx2.Client(
+            base_url=self.url, headers=headers, timeout=_TIMEOUT, verify=not plain
+        )
 
     def __enter__(self) -> ServerClient:
         return self
@@ -68,19 +72,19 @@ class ServerClient:
     @contextmanager
     def events(self, path: str, body: dict[str, Any]) -> Iterator[Iterator[tuple[str, Any]]]:
         """The server-sent events of POST path as (event name, decoded data), as they come."""
-        with self._failures(), connect_sse(self._http, "POST", path, json=body) as source:
+        with self._failures(), self._http.sse(path, method="POST", json=body) as source:
             response = source.response
             if not response.is_success:
                 response.read()
                 self._json(response)
-            yield ((event.event, json.loads(event.data)) for event in source.iter_sse())
+            yield ((event.event, json.loads(event.data)) for event in source)
 
-    def _json(self, response: httpx.Response) -> Any:
+    def _json(self, response: httpx2.Response) -> Any:
         if response.is_success:
             return response.json()
         raise self._refusal(response)
 
-    def _refusal(self, response: httpx.Response) -> ServerError:
+    def _refusal(self, response: httpx2.Response) -> ServerError:
         status = response.status_code
         try:
             message = str(response.json()["error"]["message"])
@@ -100,14 +104,14 @@ class ServerClient:
     def _failures(self) -> Iterator[None]:
         try:
             yield
-        except httpx.ConnectError as exc:
+        except httpx2.ConnectError as exc:
             raise ServerError(
                 f"cannot reach a Strata server at {self.url} ({_reason(exc)}); "
                 "is `strata serve` running there?"
             ) from None
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             raise ServerError(f"the server at {self.url} did not answer in time") from None
-        except (httpx.HTTPError, SSEError) as exc:
+        except httpx2.HTTPError as exc:
             raise ServerError(f"the connection to {self.url} failed: {_reason(exc)}") from None
 
 

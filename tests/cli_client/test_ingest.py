@@ -10,7 +10,7 @@ from api.app import create_app
 from api.serving import serve_in_thread
 from rag.settings import Settings
 from tests.cli_client.folders import corpus
-from tests.processes import engines_loaded, run_strata
+from tests.processes import more_than_a_client, run_strata
 
 
 def test_ingest_through_a_server_uploads_what_changed_and_names_files_as_a_local_ingest(
@@ -33,7 +33,7 @@ def test_ingest_through_a_server_uploads_what_changed_and_names_files_as_a_local
 
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("3 added, 0 updated, 0 unchanged, 0 failed; ")
-    assert engines_loaded(modules) == []
+    assert more_than_a_client(modules) == []
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("0 added, 0 updated, 3 unchanged, 0 failed; 0 chunks")
     # Run from elsewhere, the files are named from the folder given: the same names.

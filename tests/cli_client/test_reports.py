@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import engines_loaded, run_strata
+from tests.processes import more_than_a_client, run_strata
 
 
 def test_usage_through_the_server_prints_the_local_report(
@@ -24,7 +24,7 @@ def test_usage_through_the_server_prints_the_local_report(
     assert remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout
     assert "calls 3 (answer-cache hits 1, unpriced 0)" in remote.stdout
-    assert engines_loaded(modules) == []
+    assert more_than_a_client(modules) == []
     assert remote_json.returncode == 0, remote_json.stderr
     assert '"calls": 3' in remote_json.stdout
 
