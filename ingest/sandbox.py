@@ -136,8 +136,24 @@ class _PageCounter:
 
 def _used_most_of(memory_bytes: int) -> bool:
     """True when this process's peak resident size passed half of memory_bytes."""
-    peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return peak_bytes > memory_bytes // 2
+    return _peak_resident_bytes() > memory_bytes // 2
+
+
+def _peak_resident_bytes() -> int:
+    """The peak resident size of this program, from /proc where there is one.
+
+    getrusage's figure also keeps the parent's size at the fork: a parent with the embedding
+    model loaded is past half the limit already, and every damaged file would be reported as
+    out of memory.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _out_of_memory(source: str, memory_bytes: int) -> dict[str, Any]:
