@@ -35,6 +35,7 @@ from rag.settings import Settings
 from rag.storage import Database, database_url
 from rag.storage.answers import AnswerCache
 from rag.storage.batches import BatchStore
+from rag.storage.cache_traffic import CacheTraffic
 from rag.storage.conversations import ConversationStore
 from rag.storage.documents import DocumentRegistry
 from rag.storage.jobs import JobStore
@@ -165,7 +166,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         conversations = ConversationStore(database)
         answer_cache = AnswerCache(database, max_entries=settings.answer_cache_max_entries)
-        planner = CachePlanner(settings.cache_policy, prices)
+        planner = CachePlanner(settings.cache_policy, prices, CacheTraffic(database))
         answerer = Answerer(
             retriever=retriever,
             claude=claude,

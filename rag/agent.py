@@ -212,7 +212,7 @@ class Agent:
         conversation = await self._conversation(options.conversation_id, options.owner)
         corpus_version = await asyncio.to_thread(answerer.corpus_version)
         with answerer.tracing.span("strata.prompt", trace) as prompt_span:
-            prompt = answerer.layered_prompt(
+            prompt = await answerer.layered_prompt(
                 [],
                 conversation,
                 question,
@@ -306,7 +306,7 @@ class Agent:
         model = info.model_id
         shape = options.shape
         cached_through = loop.marked_tokens
-        messages = self._marked(loop, info)
+        messages = await self._marked(loop, info)
         params = shape.request_params({**prompt.request_params(), "messages": messages}, info)
         request = ClaudeRequest(
             model=model,
@@ -368,7 +368,7 @@ class Agent:
         loop.reply = meter.content
         loop.stop_reason = meter.stop_reason
 
-    def _marked(self, loop: _Loop, info: ModelInfo) -> list[dict[str, Any]]:
+    async def _marked(self, loop: _Loop, info: ModelInfo) -> list[dict[str, Any]]:
         """The loop's messages, the newest tool results marked as the cache planner decides.
 
         Once a call of the loop is marked, every later one is too (its entry is live, and the
@@ -385,7 +385,7 @@ class Agent:
             loop.prompt_tokens,
             kind="agent",
         )
-        marks = self.asker.answerer.planner.plan(info.model_id, [planned])
+        marks = await self.asker.answerer.planner.plan(info.model_id, [planned])
         mark = marks.get(CacheLayer.CONVERSATION)
         if mark is None:
             return loop.messages

@@ -11,6 +11,7 @@ answer-cache hit (layer `answer`, with the usage it avoided) or semantic-cache h
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -240,7 +241,7 @@ class Answerer:
             info = model_info(model)
             max_tokens = shape.max_tokens(self.max_answer_tokens, info.max_output_tokens)
             with self.tracing.span("strata.prompt", trace) as prompt_span:
-                prompt = self.layered_prompt(
+                prompt = await self.layered_prompt(
                     chunks,
                     conversation,
                     question,
@@ -378,7 +379,7 @@ class Answerer:
     ) -> None:
         """Answer question for real, and record whether it agrees with the answer served."""
         assert self.semantic_cache is not None
-        prompt = self.layered_prompt(
+        prompt = await self.layered_prompt(
             chunks, conversation, question, model, observe=False, variant=variant_of(shape)
         )
         info = model_info(model)
@@ -493,7 +494,7 @@ class Answerer:
             return await self.conversations.start(owner)
         return await self.conversations.load(conversation_id, owner)
 
-    def layered_prompt(
+    async def layered_prompt(
         self,
         chunks: list[Chunk],
         conversation: Conversation,
@@ -522,7 +523,7 @@ class Answerer:
             turns = kept_turns(turns, info, rest, max_tokens, self.history_token_budget)
         draft = build_prompt(chunks, turns, question, {}, system, tools, fresh, info)
         layers = planned_layers(draft, model, variant, conversation.conversation_id)
-        marks = self.planner.plan(model, layers, observe=observe)
+        marks = await self.planner.plan(model, layers, observe=observe)
         return build_prompt(chunks, turns, question, marks, system, tools, fresh, info)
 
     async def _serve(
@@ -614,8 +615,12 @@ class _Hit:
 
 
 def variant_of(shape: AnswerShape) -> str:
-    """The answer options that change a request's cached bytes: format (citations) and thinking."""
-    return f"{shape.format}|{shape.thinking!r}"
+    """The answer options that change a request's cached bytes.
+
+    The format (and with it the citations toggle and the forced tool or output format of a
+    structured answer, whose schema they carry) and thinking.
+    """
+    return json.dumps(shape.cache_fields(), sort_keys=True)
 
 
 def citation_of(event: CitationDelta, chunks: tuple[Chunk, ...]) -> Citation:

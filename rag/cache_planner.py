@@ -25,11 +25,10 @@ prompt with a key naming its cached bytes (model, request options and content). 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
-import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -37,6 +36,7 @@ from typing import Literal
 from rag.models import model_info
 from rag.pricing import PriceTable
 from rag.settings import CachePolicyName
+from rag.storage.cache_traffic import CacheTraffic, TrafficSession
 from rag.types import CacheLayer
 
 Ttl = Literal["5m", "1h"]
@@ -44,7 +44,6 @@ TTL_SECONDS: dict[Ttl, float] = {"5m": 300.0, "1h": 3600.0}
 # How far below the real count a prefix's estimate may fall (rag/tokens.py: entity-heavy text
 # and tools read up to about 15% low).
 SIZE_ESTIMATE_ERROR = 0.15
-_REMEMBERED_MARKS = 10_000
 
 
 def markable_minimum(model: str) -> int:
@@ -91,6 +90,19 @@ class Multipliers:
     write_1h: float
     read: float
 
+    @classmethod
+    def of(cls, prices: PriceTable, model: str) -> Multipliers:
+        """The model's write and read prices over its input price, from the price table."""
+        rates = prices.rates_for(model)
+        if rates is None or rates.input_per_mtok <= 0:
+            # An unpriced model: the documented ratios, so marks still follow the same rule.
+            return cls(1.25, 2.0, 0.1)
+        return cls(
+            float(rates.cache_write_5m_per_mtok / rates.input_per_mtok),
+            float(rates.cache_write_1h_per_mtok / rates.input_per_mtok),
+            float(rates.cache_read_per_mtok / rates.input_per_mtok),
+        )
+
     def write(self, ttl: Ttl) -> float:
         return self.write_5m if ttl == "5m" else self.write_1h
 
@@ -113,115 +125,79 @@ class ReuseTracker:
     finished runs count exactly, runs still going by what they have reached so far (one
     still at exactly n + 1 uses counts as no further use until it comes back, however fast
     the traffic: a burst of keys that never return must not look undecided). A prior (one
-    pseudo-run with one further use, two with none) starts it off: a fresh process writes a
+    pseudo-run with one further use, two with none) starts it off: a new database writes a
     new key once, and traffic in which nothing repeats stops it at the next call.
+
+    The runs (the last thousand of each kind and TTL) live in the shared database
+    (rag/storage/cache_traffic.py), so every replica learns from all the traffic.
     """
 
     def __init__(
         self,
-        ttl_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-        window: int = 1000,
+        session: TrafficSession,
+        kind: str,
+        ttl: Ttl,
         prior_repeats: float = 1.0,
         prior_fresh: float = 2.0,
     ) -> None:
-        self._ttl_seconds = ttl_seconds
-        self._clock = clock
-        self._window = window
+        self._session = session
+        self._kind = kind
+        self._ttl = ttl
         self._prior = (prior_repeats, prior_fresh)
-        self._open: OrderedDict[str, tuple[float, int]] = OrderedDict()  # key -> (last, uses)
-        self._finished: deque[int] = deque(maxlen=window)
 
-    def uses(self, key: str) -> int:
+    def uses(self, key: str, now: float) -> int:
         """Uses of key in its current run (0 when its last use is older than the TTL)."""
-        self._close_expired(self._clock())
-        run = self._open.get(key)
-        return 0 if run is None else run[1]
+        return self._session.run_uses(self._kind, self._ttl, key, self._since(now))
 
-    def further_uses(self, key: str) -> float:
+    def further_uses(self, key: str, now: float) -> float:
         """Expected further uses of key in its current run, after the use about to be made."""
-        reached = self.uses(key) + 1
+        reached = self.uses(key, now) + 1
+        runs, beyond = self._session.runs_reaching(
+            self._kind, self._ttl, reached, key, self._since(now)
+        )
         prior_repeats, prior_fresh = self._prior
-        total, runs = prior_repeats, prior_repeats + prior_fresh
-        going = (length for other, (_, length) in self._open.items() if other != key)
-        for length in (*self._finished, *going):
-            if length >= reached:
-                total += length - reached
-                runs += 1
-        return total / runs
+        return (prior_repeats + beyond) / (prior_repeats + prior_fresh + runs)
 
-    def observe(self, key: str) -> None:
-        """Record a use of key now."""
-        now = self._clock()
-        uses = self.uses(key)
-        self._open[key] = (now, uses + 1)
-        self._open.move_to_end(key)
-        while len(self._open) > self._window:
-            _, (_, length) = self._open.popitem(last=False)
-            self._finished.append(length)
+    def observe(self, key: str, now: float) -> None:
+        """Record a use of key at now."""
+        self._session.record_use(self._kind, self._ttl, key, now, self._since(now))
 
-    def _close_expired(self, now: float) -> None:
-        while self._open:
-            key, (last, length) = next(iter(self._open.items()))
-            if now - last <= self._ttl_seconds:
-                return
-            del self._open[key]
-            self._finished.append(length)
+    def _since(self, now: float) -> float:
+        """The earliest last use of a run still going at now."""
+        return now - TTL_SECONDS[self._ttl]
 
 
 class CachePlanner:
-    """Decides every cache mark from the price table, the traffic it has seen and its own marks."""
+    """Decides every cache mark from the price table, the traffic seen and the marks sent.
+
+    The traffic and the marks live in the shared database (rag/storage/cache_traffic.py):
+    one process or many replicas make the same decisions from the same traffic. The clock
+    is wall-clock time, which replicas share; the benchmarks pass a simulated one.
+    """
 
     def __init__(
         self,
         policy: CachePolicyName,
         prices: PriceTable,
-        clock: Callable[[], float] = time.monotonic,
+        traffic: CacheTraffic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy
         self._prices = prices
+        self._traffic = traffic
         self._clock = clock
-        self._lock = threading.Lock()
-        # Per kind of key (documents, conversation, agent loop), one tracker per TTL.
-        self._trackers: dict[tuple[str, Ttl], ReuseTracker] = {}
-        self._marks: OrderedDict[str, tuple[Ttl, float]] = OrderedDict()  # key -> (ttl, sent)
 
-    def multipliers(self, model: str) -> Multipliers:
-        """The model's write and read prices over its input price, from the price table."""
-        rates = self._prices.rates_for(model)
-        if rates is None or rates.input_per_mtok <= 0:
-            # An unpriced model: the documented ratios, so marks still follow the same rule.
-            return Multipliers(1.25, 2.0, 0.1)
-        return Multipliers(
-            float(rates.cache_write_5m_per_mtok / rates.input_per_mtok),
-            float(rates.cache_write_1h_per_mtok / rates.input_per_mtok),
-            float(rates.cache_read_per_mtok / rates.input_per_mtok),
-        )
-
-    def plan(
+    async def plan(
         self, model: str, layers: Sequence[PlannedLayer], observe: bool = True
     ) -> dict[CacheLayer, CacheMark]:
         """The marks for a request's layers (given top to bottom) on model.
 
-        observe=True counts the request as traffic and remembers its marks as sent; a dry run
-        passes False and changes nothing.
+        observe=True counts the request as traffic and remembers its marks as sent, in the
+        same transaction as the decision; a dry run passes False and changes nothing.
         """
         if self.policy == "off":
             return {}
-        minimum = markable_minimum(model)
-        prices = self.multipliers(model)
-        marks: dict[CacheLayer, CacheMark] = {}
-        covered = 0  # prefix tokens an earlier mark of this request already holds
-        with self._lock:
-            for planned in layers:
-                mark = self._decide(planned, minimum, prices, planned.prefix_tokens - covered)
-                if mark is not None:
-                    marks[planned.layer] = mark
-                    covered = planned.prefix_tokens
-            marks = _ordered_ttls(marks, [planned.layer for planned in layers])
-            if observe:
-                self._observe(layers, marks)
-        return marks
+        return await asyncio.to_thread(self._plan, model, layers, observe)
 
     def plan_batch(self, model: str, prefix_tokens: int, copies: int) -> CacheMark | None:
         """The mark for a prefix that copies requests of one batch share (rule 5)."""
@@ -229,22 +205,51 @@ class CachePlanner:
             return None
         if self.policy == "always":
             return CacheMark("1h")
-        pays = self.multipliers(model).saving_per_token(copies - 1, "1h") > 0
+        pays = Multipliers.of(self._prices, model).saving_per_token(copies - 1, "1h") > 0
         return CacheMark("1h") if pays else None
 
-    def live(self, key: str) -> bool:
+    async def live(self, key: str) -> bool:
         """True when a mark on key was sent within its TTL: its entry should be readable."""
-        with self._lock:
-            return self._live_ttl(key) is not None
+        return await asyncio.to_thread(self._live, key)
+
+    def _plan(
+        self, model: str, layers: Sequence[PlannedLayer], observe: bool
+    ) -> dict[CacheLayer, CacheMark]:
+        minimum = markable_minimum(model)
+        prices = Multipliers.of(self._prices, model)
+        now = self._clock()
+        marks: dict[CacheLayer, CacheMark] = {}
+        covered = 0  # prefix tokens an earlier mark of this request already holds
+        with self._traffic.planning() if observe else self._traffic.reading() as session:
+            for planned in layers:
+                added = planned.prefix_tokens - covered
+                mark = self._decide(session, now, planned, minimum, prices, added)
+                if mark is not None:
+                    marks[planned.layer] = mark
+                    covered = planned.prefix_tokens
+            marks = _ordered_ttls(marks, [planned.layer for planned in layers])
+            if observe:
+                _observe(session, now, layers, marks)
+        return marks
+
+    def _live(self, key: str) -> bool:
+        with self._traffic.reading() as session:
+            return _live_ttl(session, key, self._clock()) is not None
 
     def _decide(
-        self, planned: PlannedLayer, minimum: int, prices: Multipliers, added_tokens: int
+        self,
+        session: TrafficSession,
+        now: float,
+        planned: PlannedLayer,
+        minimum: int,
+        prices: Multipliers,
+        added_tokens: int,
     ) -> CacheMark | None:
         if self.policy == "always":
             return CacheMark()
         if planned.prefix_tokens < minimum:
             return None
-        warm = self._live_ttl(planned.key)
+        warm = _live_ttl(session, planned.key, now)
         if warm is not None:
             return CacheMark(warm)
         if planned.layer is CacheLayer.SYSTEM:
@@ -252,41 +257,45 @@ class CachePlanner:
         if added_tokens <= 0:
             return None
         saving, ttl = max(
-            (prices.saving_per_token(self._further_uses(planned, ttl), ttl), ttl)
+            (prices.saving_per_token(_further_uses(session, planned, ttl, now), ttl), ttl)
             for ttl in TTL_SECONDS
         )
         return CacheMark(ttl) if saving > 0 else None
 
-    def _further_uses(self, planned: PlannedLayer, ttl: Ttl) -> float:
-        return self._tracker(planned, ttl).further_uses(planned.key)
 
-    def _observe(self, layers: Iterable[PlannedLayer], marks: dict[CacheLayer, CacheMark]) -> None:
-        now = self._clock()
-        for planned in layers:
-            if planned.layer is not CacheLayer.SYSTEM:
-                for ttl in TTL_SECONDS:
-                    self._tracker(planned, ttl).observe(planned.key)
-            mark = marks.get(planned.layer)
-            if mark is not None:
-                self._marks[planned.key] = (mark.ttl, now)
-                self._marks.move_to_end(planned.key)
-        while len(self._marks) > _REMEMBERED_MARKS:
-            self._marks.popitem(last=False)
+def _observe(
+    session: TrafficSession,
+    now: float,
+    layers: Iterable[PlannedLayer],
+    marks: dict[CacheLayer, CacheMark],
+) -> None:
+    for planned in layers:
+        if planned.layer is not CacheLayer.SYSTEM:
+            for ttl in TTL_SECONDS:
+                _tracker(session, planned, ttl).observe(planned.key, now)
+        mark = marks.get(planned.layer)
+        if mark is not None:
+            session.record_mark(planned.key, mark.ttl, now, now + TTL_SECONDS[mark.ttl])
 
-    def _live_ttl(self, key: str) -> Ttl | None:
-        sent = self._marks.get(key)
-        if sent is None:
-            return None
-        ttl, at = sent
-        return ttl if self._clock() - at <= TTL_SECONDS[ttl] else None
 
-    def _tracker(self, planned: PlannedLayer, ttl: Ttl) -> ReuseTracker:
-        kind = (planned.kind or str(planned.layer), ttl)
-        tracker = self._trackers.get(kind)
-        if tracker is None:
-            tracker = ReuseTracker(TTL_SECONDS[ttl], self._clock)
-            self._trackers[kind] = tracker
-        return tracker
+def _live_ttl(session: TrafficSession, key: str, now: float) -> Ttl | None:
+    sent = session.mark(key)
+    if sent is None:
+        return None
+    stored, at = sent
+    for ttl, seconds in TTL_SECONDS.items():
+        if ttl == stored and now - at <= seconds:
+            return ttl
+    return None
+
+
+def _further_uses(session: TrafficSession, planned: PlannedLayer, ttl: Ttl, now: float) -> float:
+    return _tracker(session, planned, ttl).further_uses(planned.key, now)
+
+
+def _tracker(session: TrafficSession, planned: PlannedLayer, ttl: Ttl) -> ReuseTracker:
+    # Per kind of key (documents, conversation, agent loop), one tracker per TTL.
+    return ReuseTracker(session, planned.kind or str(planned.layer), ttl)
 
 
 def _ordered_ttls(

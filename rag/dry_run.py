@@ -89,7 +89,7 @@ async def price_ask(
     )
     max_tokens = shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens)
     # The same max_tokens as the ask: the context-window guard keeps the same turns.
-    prompt = answerer.layered_prompt(
+    prompt = await answerer.layered_prompt(
         chunks,
         conversation,
         question,
@@ -107,7 +107,7 @@ async def price_ask(
     input_tokens = await _count(answerer, request, conversation, http_request_id)
 
     live = {
-        planned.layer: answerer.planner.live(planned.key)
+        planned.layer: await answerer.planner.live(planned.key)
         for planned in planned_layers(prompt, model, variant, conversation.conversation_id)
     }
     layers = _layers(prompt, live, input_tokens)

@@ -21,6 +21,7 @@ figure (routing_net_saved_usd), so the choice can be checked on real traffic.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -162,7 +163,7 @@ class Router:
         return trivial
 
     async def _classify(self, question: str, http_request_id: str | None) -> bool:
-        prompt, prefix_tokens = self._prompt(question)
+        prompt, prefix_tokens = await self._prompt(question)
         request = ClaudeRequest(
             model=self.fast.model_id,
             max_tokens=_MAX_OUTPUT_TOKENS,
@@ -190,7 +191,7 @@ class Router:
                 self._last_message_id = call.meter.message_id or self._last_message_id
         return decision.trivial
 
-    def _prompt(self, question: str) -> tuple[dict[str, object], int]:
+    async def _prompt(self, question: str) -> tuple[dict[str, object], int]:
         """The classification request, and the estimated tokens of its cached prefix."""
         examples: dict[str, object] = {"type": "text", "text": ROUTING_EXAMPLES}
         model = self.fast.model_id
@@ -202,9 +203,11 @@ class Router:
             {**structured, "system": system, "messages": [{"role": "user", "content": [examples]}]},
             self.fast,
         )
-        key = layer_key(model, "route", ROUTING_SYSTEM_PROMPT, ROUTING_EXAMPLES)
+        # The structured params carry the forced tool (or output format) and its schema.
+        options = json.dumps(structured, sort_keys=True)
+        key = layer_key(model, "route", options, ROUTING_SYSTEM_PROMPT, ROUTING_EXAMPLES)
         prefix = PlannedLayer(CacheLayer.SYSTEM, key, prefix_tokens)
-        mark = self.planner.plan(model, [prefix]).get(CacheLayer.SYSTEM)
+        mark = (await self.planner.plan(model, [prefix])).get(CacheLayer.SYSTEM)
         if mark is not None:
             examples = {**examples, "cache_control": mark.as_param()}
         params: dict[str, object] = {

@@ -215,3 +215,30 @@ server_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", LargeBinary(), nullable=False),
 )
+
+# The cache planner's marks (rag/storage/cache_traffic.py): which layer keys were marked and
+# sent, with which TTL and when, on the planner's clock (seconds).
+cache_marks = Table(
+    "cache_marks",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("ttl", String(4), nullable=False),
+    Column("sent_at", Float(), nullable=False),
+    Column("expires_at", Float(), nullable=False),
+    Index("ix_cache_marks_expires", "expires_at"),
+)
+
+# The cache planner's reuse runs per kind of layer and TTL: uses of a key each within the TTL
+# of the one before. A key's run is still going while its last use is within the TTL.
+cache_reuse_runs = Table(
+    "cache_reuse_runs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("ttl", String(4), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("last_used_at", Float(), nullable=False),
+    Column("uses", Integer(), nullable=False),
+    Index("ix_cache_reuse_runs_key", "kind", "ttl", "key", "last_used_at"),
+    Index("ix_cache_reuse_runs_recent", "kind", "ttl", "last_used_at"),
+)

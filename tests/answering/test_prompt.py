@@ -2,8 +2,11 @@ import json
 import random
 import re
 
+from rag.answering import variant_of
 from rag.cache_planner import CacheMark
-from rag.prompt import PROMPT_VERSION, SYSTEM_PROMPT, build_prompt, documents_key
+from rag.generation import AnswerShape
+from rag.prompt import PROMPT_VERSION, SYSTEM_PROMPT, build_prompt, documents_key, planned_layers
+from rag.thinking import ThinkingRequest
 from rag.types import CacheLayer, Chunk, RetrievedChunk, Turn
 
 ALL_MARKS = {layer: CacheMark() for layer in CacheLayer}
@@ -130,3 +133,25 @@ def test_a_follow_up_keeps_the_documents_block_and_sends_new_chunks_with_its_que
     assert last_turn[0]["source"] == "delta.md"
     # Citations index search_result blocks in request order: the block's, then the new ones.
     assert after.chunks == (*after.block_chunks, _chunk("delta", 1))
+
+
+def test_layer_keys_change_with_everything_that_changes_the_cached_bytes():
+    draft = build_prompt(_retrieved(CHUNKS), HISTORY, "q?", {})
+
+    def keys(model: str, shape: AnswerShape, conversation: str = "c1") -> list[str]:
+        return [p.key for p in planned_layers(draft, model, variant_of(shape), conversation)]
+
+    text = keys("claude-sonnet-5-5", AnswerShape())
+    assert text == keys("claude-sonnet-5-5", AnswerShape())
+    others = [
+        keys("claude-opus-5-5", AnswerShape()),
+        # JSON turns citations off and adds the structured answer's schema.
+        keys("claude-sonnet-5-5", AnswerShape(format="json")),
+        keys("claude-sonnet-5-5", AnswerShape(thinking=ThinkingRequest(effort="high"))),
+        keys("claude-sonnet-5-5", AnswerShape(thinking=ThinkingRequest(budget_tokens=2048))),
+    ]
+    for other in others:
+        assert not set(other) & set(text)
+    # Another conversation over the same documents shares all but the conversation's layer.
+    assert keys("claude-sonnet-5-5", AnswerShape(), "c2")[:2] == text[:2]
+    assert keys("claude-sonnet-5-5", AnswerShape(), "c2")[2] != text[2]

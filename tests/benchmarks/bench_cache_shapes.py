@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 
 from api.emulator import EmulatorConfig
 from api.emulator import create_app as create_emulator
@@ -34,6 +36,8 @@ from rag.models import model_info
 from rag.pricing import default_price_table
 from rag.prompt import LayeredPrompt, build_prompt, planned_layers
 from rag.settings import CachePolicyName
+from rag.storage import Database, database_url
+from rag.storage.cache_traffic import CacheTraffic
 from rag.tokens import estimate_text_tokens
 from rag.types import CacheLayer, Chunk, Turn, Usage
 
@@ -193,9 +197,12 @@ def _emulator() -> Iterator[tuple[str, ScaledClock]]:
 
 async def _run(calls: list[Call], policy: CachePolicyName) -> _Measured:
     measured = _Measured()
-    with _emulator() as (url, clock):
+    with _emulator() as (url, clock), tempfile.TemporaryDirectory() as home:
+        # The planner keeps its traffic in the database, as a server does (SQLite here).
+        database = Database.open(database_url(Path(home), None))
         claude = Claude("bench-key", base_url=url)
-        planner = CachePlanner(policy, default_price_table(), clock.now)
+        traffic = CacheTraffic(database)
+        planner = CachePlanner(policy, default_price_table(), traffic, clock.now)
         state: dict[int, list[Turn]] = {}
         try:
             for index, call in enumerate(calls):
@@ -203,6 +210,7 @@ async def _run(calls: list[Call], policy: CachePolicyName) -> _Measured:
                 await _send(claude, planner, clock, call, index, state, measured)
         finally:
             await claude.aclose()
+            database.close()
     return measured
 
 
@@ -226,7 +234,7 @@ async def _send(
         layers = [
             replace(p, kind="agent") if p.layer is CacheLayer.CONVERSATION else p for p in layers
         ]
-    marks = planner.plan(MODEL, layers)
+    marks = await planner.plan(MODEL, layers)
     prompt = build_prompt(chunks, history, question, marks)
     meter = CallMeter()
     await claude.complete(ClaudeRequest(MODEL, 16, prompt.request_params()), meter)
@@ -283,7 +291,7 @@ def oracle_cost(measured: _Measured) -> Decimal:
     """The cheapest marking knowing the future, span by span (a lower bound, see above)."""
     rates = default_price_table().rates_for(MODEL)
     assert rates is not None
-    prices = CachePlanner("adaptive", default_price_table()).multipliers(MODEL)
+    prices = Multipliers.of(default_price_table(), MODEL)
     minimum = model_info(MODEL).min_cacheable_tokens
     uses: dict[str, list[tuple[float, int]]] = {}
     plain_tokens = 0

@@ -1,0 +1,289 @@
+"""The cache planner over its real store, on SQLite and on a real PostgreSQL.
+
+Replicas are planners whose stores open the same database (open_replica).
+"""
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+
+from rag.cache_planner import CacheMark, CachePlanner, Multipliers, PlannedLayer, ReuseTracker
+from rag.pricing import ModelRates, PriceTable
+from rag.settings import CachePolicyName
+from rag.storage import Database
+from rag.storage.cache_traffic import CacheTraffic
+from rag.types import CacheLayer
+
+MODEL = "claude-sonnet-5-5"  # 512-token minimum; reads at 0.05x in the price table
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def new_planner(
+    open_replica: Callable[[], Database],
+) -> Callable[..., tuple[CachePlanner, _Clock]]:
+    def planner(
+        policy: CachePolicyName = "adaptive", prices: PriceTable | None = None
+    ) -> tuple[CachePlanner, _Clock]:
+        clock = _Clock()
+        traffic = CacheTraffic(open_replica())
+        return CachePlanner(policy, prices or PriceTable(), traffic, clock), clock
+
+    return planner
+
+
+def _docs(key: str, tokens: int = 3000) -> list[PlannedLayer]:
+    return [
+        PlannedLayer(CacheLayer.SYSTEM, "system", 200),
+        PlannedLayer(CacheLayer.DOCUMENTS, key, tokens),
+    ]
+
+
+async def _run_sets(
+    planner: CachePlanner, clock: _Clock, uses: int, sets: int, gap: float, prefix: str = "set"
+) -> list[CacheMark | None]:
+    """sets chunk sets, each used `uses` times gap seconds apart; the marks of every call."""
+    marks = []
+    for index in range(sets):
+        for _ in range(uses):
+            planned = await planner.plan(MODEL, _docs(f"{prefix}-{index}"))
+            marks.append(planned.get(CacheLayer.DOCUMENTS))
+            clock.now += gap
+        clock.now += 7200
+    return marks
+
+
+def test_multipliers_come_from_the_price_table_per_model():
+    assert Multipliers.of(PriceTable(), MODEL).read == 0.05
+    assert Multipliers.of(PriceTable(), "claude-haiku-4-5").read == 0.1
+    cheap_writes = PriceTable(
+        {MODEL: ModelRates.from_input_output(Decimal(2), Decimal(10), Decimal("0.2"))}
+    )
+    assert Multipliers.of(cheap_writes, MODEL).read == 0.1
+
+
+async def test_off_never_marks_and_always_marks_every_layer(new_planner):
+    layers = [*_docs("a", 10), PlannedLayer(CacheLayer.CONVERSATION, "c", 20)]
+    assert await new_planner("off")[0].plan(MODEL, layers) == {}
+    assert set(await new_planner("always")[0].plan(MODEL, layers)) == {
+        CacheLayer.SYSTEM,
+        CacheLayer.DOCUMENTS,
+        CacheLayer.CONVERSATION,
+    }
+
+
+async def test_never_marks_clearly_below_the_models_minimum_even_when_warm(new_planner):
+    planner, _ = new_planner()
+    layers = [PlannedLayer(CacheLayer.SYSTEM, "s", 3000)]
+    assert await planner.plan("claude-haiku-4-5", layers) == {}  # minimum 4096
+    assert await planner.plan("claude-haiku-4-5", [PlannedLayer(CacheLayer.SYSTEM, "s", 4096)])
+
+
+async def test_a_prefix_estimated_just_under_the_minimum_is_marked_as_the_estimate_may_be_low(
+    new_planner,
+):
+    # A mark on a prefix that turns out too short is free; one left off a cacheable prefix
+    # forfeits its reads.
+    planner, _ = new_planner()
+    assert await planner.plan("claude-haiku-4-5", [PlannedLayer(CacheLayer.SYSTEM, "s", 3700)])
+    assert planner.plan_batch("claude-haiku-4-5", 3700, copies=4) is not None
+
+
+async def test_a_new_database_writes_a_new_chunk_set_once_before_it_has_learned_anything(
+    new_planner,
+):
+    planner, _ = new_planner()
+    assert (await planner.plan(MODEL, _docs("fresh"))).get(CacheLayer.DOCUMENTS) == CacheMark("5m")
+
+
+async def test_traffic_where_nothing_repeats_stops_paying_for_writes_at_once(new_planner):
+    planner, clock = new_planner()
+    marks = await _run_sets(planner, clock, uses=1, sets=30, gap=10)
+    assert marks[0] is not None
+    assert not any(marks[1:])
+
+
+async def test_a_burst_of_keys_that_never_return_is_written_once(new_planner):
+    # Before any run has outlived its TTL.
+    planner, clock = new_planner()
+    burst = []
+    for index in range(30):
+        planned = await planner.plan(MODEL, _docs(f"burst-{index}"))
+        burst.append(planned.get(CacheLayer.DOCUMENTS))
+        clock.now += 0.1
+    # The first is written on the prior; the ones after it see that it never came back.
+    assert sum(mark is not None for mark in burst) == 1
+
+
+async def test_a_layer_marked_within_its_ttl_is_marked_again_on_its_last_use(new_planner):
+    planner, clock = new_planner()
+    # Learn that chunk sets come back exactly twice, a minute apart.
+    await _run_sets(planner, clock, uses=2, sets=10, gap=60)
+    first = (await planner.plan(MODEL, _docs("pair"))).get(CacheLayer.DOCUMENTS)
+    assert first == CacheMark("5m")
+    clock.now += 60
+    # Nothing suggests a third use, yet the live entry is read: the mark stays.
+    assert (await planner.plan(MODEL, _docs("pair"))).get(CacheLayer.DOCUMENTS) == CacheMark("5m")
+    assert await planner.live("pair")
+    clock.now += 301
+    assert not await planner.live("pair")
+
+
+@pytest.mark.parametrize("uses", [2, 3, 5])
+async def test_k_use_sets_are_written_once_and_read_k_minus_one_times(new_planner, uses):
+    planner, clock = new_planner()
+    await _run_sets(planner, clock, uses=uses, sets=10, gap=60)
+    marks = await _run_sets(planner, clock, uses=uses, sets=3, gap=60, prefix="new")
+    assert marks == [CacheMark("5m")] * (uses * 3)
+
+
+async def test_gaps_beyond_five_minutes_choose_the_one_hour_ttl_when_it_pays(new_planner):
+    planner, clock = new_planner()
+    await _run_sets(planner, clock, uses=4, sets=10, gap=600)
+    marks = await _run_sets(planner, clock, uses=4, sets=2, gap=600, prefix="new")
+    assert marks == [CacheMark("1h")] * 8
+
+
+async def test_two_uses_ten_minutes_apart_are_not_worth_a_one_hour_write(new_planner):
+    # A 2x write read once at 0.05x costs more than no cache.
+    planner, clock = new_planner()
+    await _run_sets(planner, clock, uses=2, sets=10, gap=600)
+    assert not any(await _run_sets(planner, clock, uses=2, sets=2, gap=600, prefix="new"))
+
+
+async def test_a_one_hour_mark_never_follows_a_five_minute_one(new_planner):
+    # The system layer's 5-minute mark is lengthened to sit above the documents' 1-hour one.
+    planner, clock = new_planner()
+    await _run_sets(planner, clock, uses=4, sets=10, gap=600)
+    layers = [
+        PlannedLayer(CacheLayer.SYSTEM, "system", 1000),
+        PlannedLayer(CacheLayer.DOCUMENTS, "set-x", 3000),
+    ]
+    marks = await planner.plan(MODEL, layers)
+    assert marks == {CacheLayer.SYSTEM: CacheMark("1h"), CacheLayer.DOCUMENTS: CacheMark("1h")}
+
+
+async def test_a_conversation_mark_is_weighed_on_its_new_turns_only(new_planner):
+    planner, clock = new_planner()
+    # The documents layer, marked a minute ago, covers all but 10 tokens of the conversation
+    # layer: a mark that adds nothing the cache does not already hold is never a cold write.
+    assert await planner.plan(MODEL, [PlannedLayer(CacheLayer.DOCUMENTS, "docs", 3000)])
+    clock.now += 60
+    layers = [
+        PlannedLayer(CacheLayer.DOCUMENTS, "docs", 3000),
+        PlannedLayer(CacheLayer.CONVERSATION, "conv", 3000),
+    ]
+    assert await planner.plan(MODEL, layers) == {CacheLayer.DOCUMENTS: CacheMark("5m")}
+
+
+async def test_a_dry_run_changes_nothing(new_planner):
+    planner, clock = new_planner()
+    await _run_sets(planner, clock, uses=2, sets=10, gap=60)
+    first = await planner.plan(MODEL, _docs("probe"), observe=False)
+    assert first == await planner.plan(MODEL, _docs("probe"), observe=False)
+    assert not await planner.live("probe")
+    # The real first use decides as the dry run predicted.
+    assert await planner.plan(MODEL, _docs("probe")) == first
+
+
+async def test_batch_prefixes_use_the_one_hour_ttl_when_enough_requests_share_them(new_planner):
+    planner, _ = new_planner()
+    assert planner.plan_batch(MODEL, 3000, copies=1) is None
+    assert planner.plan_batch(MODEL, 3000, copies=2) is None  # 2x write, one 0.05x read
+    assert planner.plan_batch(MODEL, 3000, copies=3) == CacheMark("1h")
+    assert planner.plan_batch(MODEL, 100, copies=50) is None
+
+
+def test_tracker_counts_finished_runs_and_not_the_one_in_progress(
+    open_replica: Callable[[], Database],
+):
+    traffic = CacheTraffic(open_replica())
+    now = 0.0
+    for index in range(20):
+        for _ in range(3):
+            with traffic.planning() as session:
+                ReuseTracker(session, "documents", "5m").observe(f"k{index}", now)
+            now += 10
+        now += 400
+    with traffic.planning() as session:
+        tracker = ReuseTracker(session, "documents", "5m")
+        # The prior is one pseudo-run with one further use and two with none.
+        assert tracker.further_uses("new", now) == (1 + 20 * 2) / (3 + 20)
+        tracker.observe("new", now)
+        assert tracker.further_uses("new", now) == (1 + 20 * 1) / (3 + 20)
+
+
+def test_the_tracker_keeps_the_most_recent_runs_of_each_kind(open_replica):
+    traffic = CacheTraffic(open_replica(), window=5)
+    with traffic.planning() as session:
+        for index in range(8):
+            # Keys that came back twice, then three that never did: only those are kept.
+            ReuseTracker(session, "documents", "5m").observe(f"k{index}", index * 400.0)
+            if index < 5:
+                ReuseTracker(session, "documents", "5m").observe(f"k{index}", index * 400.0 + 1)
+            ReuseTracker(session, "conversation", "5m").observe(f"c{index}", index * 400.0)
+        documents = ReuseTracker(session, "documents", "5m")
+        assert documents.further_uses("new", 4000.0) == (1 + 2 * 1) / (3 + 5)
+        conversations = ReuseTracker(session, "conversation", "5m")
+        assert conversations.further_uses("new", 4000.0) == 1 / (3 + 5)
+
+
+# --- replicas: several planners on one database ----------------------------------------------
+
+
+async def test_two_replicas_learn_from_all_the_traffic(open_replica):
+    clock = _Clock()
+    a, b = (
+        CachePlanner("adaptive", PriceTable(), CacheTraffic(open_replica()), clock) for _ in "ab"
+    )
+    marks = []
+    for index in range(10):
+        # Every set comes back once, on the other replica: neither sees a repeat of its own.
+        for replica in (a, b):
+            planned = await replica.plan(MODEL, _docs(f"set-{index}"))
+            marks.append(planned.get(CacheLayer.DOCUMENTS))
+            clock.now += 60
+        clock.now += 7200
+    # Learned from both: each set is written on its first use and read on its second.
+    assert marks == [CacheMark("5m")] * 20
+
+
+async def test_a_layer_marked_by_one_replica_is_warm_on_the_other(open_replica):
+    clock = _Clock()
+    a = CachePlanner("adaptive", PriceTable(), CacheTraffic(open_replica()), clock)
+    b = CachePlanner("adaptive", PriceTable(), CacheTraffic(open_replica()), clock)
+    # Sets are used exactly twice: only the first use of one is worth a cold write.
+    await _run_sets(a, clock, uses=2, sets=10, gap=60)
+    assert (await a.plan(MODEL, _docs("pair"))).get(CacheLayer.DOCUMENTS) == CacheMark("5m")
+    clock.now += 60
+    assert await b.live("pair")
+    # Its last use is cold on the statistics alone, but b reads the entry a wrote.
+    assert (await b.plan(MODEL, _docs("pair"))).get(CacheLayer.DOCUMENTS) == CacheMark("5m")
+
+
+async def test_replicas_planning_one_key_at_once_count_every_use_in_one_run(open_replica):
+    clock = _Clock()
+    traffic = [CacheTraffic(open_replica()) for _ in range(2)]
+    replicas = [CachePlanner("adaptive", PriceTable(), t, clock) for t in traffic]
+    layers = _docs("hot")
+
+    def plan(index: int) -> dict[CacheLayer, CacheMark]:
+        return asyncio.run(replicas[index % 2].plan(MODEL, layers))
+
+    with ThreadPoolExecutor(8) as pool:
+        marks = list(pool.map(plan, range(24)))
+    # The first plan writes it on the prior; every later one finds it marked.
+    assert all(m.get(CacheLayer.DOCUMENTS) == CacheMark("5m") for m in marks)
+    # No replica read the run between another's decision and its record of the use.
+    with traffic[0].planning() as session:
+        assert ReuseTracker(session, "documents", "5m").uses("hot", clock.now) == 24
