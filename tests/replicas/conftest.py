@@ -56,8 +56,6 @@ def _start_replica(home: Path, cluster: Cluster, log: Path) -> Replica:
         "STRATA_CHROMA_URL": cluster.chroma_url,
         "STRATA_ANTHROPIC_BASE_URL": cluster.emulator_url,
         "STRATA_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
-        # Mark every layer: the adaptive policy's reuse estimate is per process.
-        "STRATA_CACHE_POLICY": "always",
     }
     return start_replica(home, settings, log)
 

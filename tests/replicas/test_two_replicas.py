@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 import httpx
 
 from tests.replicas.conftest import Cluster
-from tests.replicas.processes import wait_until
+from tests.replicas.processes import Replica, wait_until
 
 TOPICS = [
     "lighthouse",
@@ -108,15 +109,78 @@ def test_the_same_question_on_both_replicas_at_once_pays_claude_once(cluster: Cl
     assert len({a["answer"] for a in answers}) == 1
 
 
-def test_a_conversation_continued_on_the_other_replica_reads_the_cached_prefix(
+def _dry_run_layers(http: httpx.Client, question: str, conversation: str) -> dict[str, Any]:
+    """The layers a dry run of question in conversation reports, by name."""
+    body = {"question": question, "conversation_id": conversation, "dry_run": True, "top_k": 12}
+    response = http.post("/v1/ask", json=body)
+    assert response.status_code == 200, response.text
+    return {layer["layer"]: layer for layer in response.json()["layers"]}
+
+
+def _conversation(http: httpx.Client, questions: list[str]) -> str:
+    """A conversation of one turn per question; its id."""
+    conversation = _ask(http, questions[0], top_k=12)["conversation_id"]
+    for question in questions[1:]:
+        _ask(http, question, conversation_id=conversation, top_k=12)
+    return str(conversation)
+
+
+def _follow_up_marked(http: httpx.Client, conversation: str) -> bool:
+    """Whether a follow-up in conversation would mark its conversation layer, cold."""
+    layers = _dry_run_layers(http, "And what else do they say?", conversation)
+    return bool(layers["conversation"]["marked"])
+
+
+def _learn_that_follow_ups_come_back(learn_on: Replica, check_on: Replica) -> None:
+    """Three-turn conversations on learn_on until check_on marks a first follow-up's layer.
+
+    The conversation layer is first used by a second turn; a third turn brings it back.
+    """
+    probe = _ask(check_on.http, f"What do the glacier notes say? ({uuid.uuid4().hex})", top_k=12)
+    for _ in range(8):
+        if _follow_up_marked(check_on.http, probe["conversation_id"]):
+            return
+        topic = uuid.uuid4().hex
+        _conversation(
+            learn_on.http,
+            [f"What do the lighthouse notes say? ({topic})", "Say more.", "And the last note?"],
+        )
+    raise AssertionError("the other replica never learned that follow-ups come back")
+
+
+def test_reuse_learned_on_one_replica_lets_the_other_mark_a_cold_layer(cluster: Cluster) -> None:
+    a, b = cluster.replicas
+    probe = _ask(b.http, "What do the glacier notes say, in one line?", top_k=12)
+    # Two-turn conversations on b until a first follow-up is not worth a cold write there:
+    # its layer is never used again.
+    for n in range(8):
+        if not _follow_up_marked(b.http, probe["conversation_id"]):
+            break
+        _conversation(b.http, [f"What do the comet notes say? ({n})", "Say more."])
+    else:
+        raise AssertionError("follow-ups still marked after eight two-turn conversations")
+    # Only conversations on a that do come back can change b's mind.
+    _learn_that_follow_ups_come_back(learn_on=a, check_on=b)
+
+
+def test_a_conversation_continued_on_the_other_replica_keeps_its_mark_and_reads_the_cache(
     cluster: Cluster,
 ) -> None:
     a, b = cluster.replicas
+    _learn_that_follow_ups_come_back(learn_on=a, check_on=b)
     first = _ask(a.http, "What do the violin notes say?", top_k=12)
     conversation = first["conversation_id"]
-    second = _ask(b.http, "What do the violin notes say, in short?", conversation_id=conversation)
-    third = _ask(a.http, "What do the violin notes say, once more?", conversation_id=conversation)
+    second = _ask(
+        b.http, "What do the violin notes say, in short?", conversation_id=conversation, top_k=12
+    )
     assert second["usage"]["cache_creation_input_tokens"] > 0
+    # Learned reuse wrote the conversation layer on its first use (b), and nothing suggests
+    # a third: a marks it again only because b's mark is live, as it knows from the database.
+    follow_up = _dry_run_layers(a.http, "What do the violin notes say, once more?", conversation)
+    assert follow_up["conversation"]["marked"]
+    third = _ask(
+        a.http, "What do the violin notes say, once more?", conversation_id=conversation, top_k=12
+    )
     written_through_turn_two = (
         second["usage"]["cache_read_input_tokens"] + second["usage"]["cache_creation_input_tokens"]
     )
