@@ -235,7 +235,7 @@ class Answerer:
                         task.add_done_callback(self._audits.discard)
                     return
             variant = variant_of(shape)
-            chunks, fresh = self.context_of(
+            chunks, fresh = await self.context_of(
                 retrieved, options.top_k, conversation, corpus_version, model, variant
             )
             info = model_info(model)
@@ -436,7 +436,7 @@ class Answerer:
             retrieved = await self.retriever.retrieve(standalone, wanted, trace)
         return retrieved
 
-    def context_of(
+    async def context_of(
         self,
         retrieved: list[RetrievedChunk],
         top_k: int | None,
@@ -458,12 +458,12 @@ class Answerer:
         needed = [
             r.chunk for r in (retrieved if top_k else sized_context(retrieved, self.context_sizing))
         ]
-        if not self._block_reusable(conversation, corpus_version, model, variant):
+        if not await self._block_reusable(conversation, corpus_version, model, variant):
             return needed, []
         in_block = {c.chunk_id for c in conversation.last_chunks}
         return list(conversation.last_chunks), [c for c in needed if c.chunk_id not in in_block]
 
-    def _block_reusable(
+    async def _block_reusable(
         self, conversation: Conversation, corpus_version: str, model: str, variant: str
     ) -> bool:
         """True when the conversation's documents block is current and in the prompt cache."""
@@ -473,7 +473,10 @@ class Answerer:
             conversation.last_chunks, conversation.turns, "", {}, model=model_info(model)
         )
         layers = planned_layers(last, model, variant, conversation.conversation_id)
-        return any(self.planner.live(p.key) for p in layers if p.layer is not CacheLayer.SYSTEM)
+        for planned in layers:
+            if planned.layer is not CacheLayer.SYSTEM and await self.planner.live(planned.key):
+                return True
+        return False
 
     async def context_for(
         self,
@@ -487,7 +490,7 @@ class Answerer:
     ) -> tuple[list[Chunk], list[Chunk]]:
         """retrieve_for, then context_of: what a dry run of the ask would send."""
         retrieved = await self.retrieve_for(question, top_k, conversation, trace)
-        return self.context_of(retrieved, top_k, conversation, corpus_version, model, variant)
+        return await self.context_of(retrieved, top_k, conversation, corpus_version, model, variant)
 
     async def _conversation(self, conversation_id: str | None, owner: Owner) -> Conversation:
         if conversation_id is None:
