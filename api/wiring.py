@@ -101,9 +101,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         stack.callback(database.close)
         keys = await asyncio.to_thread(KeyRing.open, database, settings.api_keys)
-        store = ChunkStore.open(
-            settings.home, settings.chroma_url, collection_for(embedder.vector_space)
-        )
+        collection = collection_for(embedder.vector_space)
+        store = ChunkStore.open(settings.home, settings.chroma_url, collection)
         stack.callback(store.close)
         registry = DocumentRegistry(database)
         pipeline = IngestPipeline(
@@ -119,7 +118,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # On PostgreSQL other replicas may be indexing right now: only long-idle ones fail.
         idle_seconds = _ABANDONED_AFTER_SECONDS if database.is_postgresql else 0
         await asyncio.to_thread(pipeline.recover, idle_seconds)
-        # Another embedder's vectors live in their own collection; after a switch, re-embed.
+        # Another embedder's vectors, or those of an earlier form of embedded text, live in
+        # their own collection; after a switch or an upgrade, re-embed.
         others = await asyncio.to_thread(store.others)
         if others:
             await asyncio.to_thread(pipeline.reconcile, others)
@@ -162,7 +162,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             context_token_budget=settings.context_token_budget,
             tracing=tracing,
             outside_corpus=registry.outside_corpus,
-            vector_space=embedder.vector_space,
+            vector_space=collection,
         )
         conversations = ConversationStore(database)
         answer_cache = AnswerCache(database, max_entries=settings.answer_cache_max_entries)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from rag.types import SECTION_SEPARATOR, Chunk, Document
+from rag.types import SECTION_SEPARATOR, Chunk, Document, embedding_context
 
 # Tokens a forced split repeats from the end of the previous piece.
 OVERLAP_TOKENS = 24
@@ -55,7 +55,7 @@ def _fit_path(path: tuple[str, ...], tokenizer: Tokenizer) -> tuple[str, ...]:
 
 def _budget(tokenizer: Tokenizer, document: Document, path: tuple[str, ...]) -> int:
     """Tokens left for text once the context (Chunk.embedding_text) is in the window."""
-    context = " > ".join(path) or document.title
+    context = embedding_context(document.title, path)
     return tokenizer.max_text_tokens - (tokenizer.count_tokens(context) if context else 0)
 
 

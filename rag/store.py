@@ -21,19 +21,26 @@ from chromadb.api.client import Client
 from chromadb.config import Settings as ChromaSettings
 
 from rag.errors import InvalidInput
-from rag.types import Chunk, RetrievedChunk
+from rag.types import EMBEDDING_TEXT_VERSION, Chunk, RetrievedChunk
 
 log = logging.getLogger("strata.store")
 
-_COLLECTION = "chunks"
+# Every collection of chunk vectors is named `chunks` or `chunks-...`: `chunks` and
+# `chunks-int8` hold vectors of the first form of embedded text.
+_PREFIX = "chunks"
 
 
 def collection_for(vector_space: str) -> str:
-    """The collection holding vectors of one embedder: `chunks`, or `chunks-int8` and so on.
+    """The collection holding vectors of one embedder over the current form of embedded text.
 
-    Vectors of two embedders never share a collection, so switching embedder cannot mix them.
+    `chunks-v2`, or `chunks-v2-int8` and so on. Vectors of two embedders, or of two forms of
+    Chunk.embedding_text, never share a collection, so switching either cannot mix them.
     """
-    return _COLLECTION if not vector_space else f"{_COLLECTION}-{vector_space}"
+    name = f"{_PREFIX}-v{EMBEDDING_TEXT_VERSION}"
+    return name if not vector_space else f"{name}-{vector_space}"
+
+
+_COLLECTION = collection_for("")
 
 
 # Chroma caps one write; its client reports the cap, this is the floor we batch under.
@@ -107,13 +114,16 @@ class ChunkStore:
         return cls(open_client(home, chroma_url), collection)
 
     def others(self) -> list[ChunkStore]:
-        """The stores of the other embedders' collections on the same Chroma, if any."""
+        """The stores of the other collections of chunk vectors on the same Chroma, if any.
+
+        Those of other embedders, and of earlier forms of embedded text.
+        """
         mine = self._collection.name
         names = [c.name for c in self._client.list_collections()]
         return [
             ChunkStore(self._client, name)
             for name in sorted(names)
-            if name != mine and (name == _COLLECTION or name.startswith(f"{_COLLECTION}-"))
+            if name != mine and (name == _PREFIX or name.startswith(f"{_PREFIX}-"))
         ]
 
     def document_ids(self) -> set[str]:

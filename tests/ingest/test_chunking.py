@@ -53,6 +53,22 @@ def test_the_heading_path_is_part_of_what_is_embedded(embedder: Embedder) -> Non
     assert short.embedding_text == "Owls > Short\n\nOwls hunt at night."
 
 
+def test_the_title_leads_what_is_embedded_and_bare_numbered_headings_are_left_out(
+    embedder: Embedder,
+) -> None:
+    page = (
+        "<html><head><title>Owl FAQ</title></head><body><h2>Habits</h2><h3>3.1.</h3>"
+        "<p>Owls hunt at night.</p></body></html>"
+    )
+    document = load_document(page.encode(), "owls.html")
+
+    (chunk,) = chunk_document(document, embedder)
+
+    assert chunk.heading_path == ("Habits", "3.1.")
+    assert chunk.embedding_text == "Owl FAQ > Habits\n\nOwls hunt at night."
+    assert chunk.text == "Owls hunt at night."
+
+
 def test_blocks_that_fit_stay_whole_and_only_forced_splits_overlap(embedder: Embedder) -> None:
     document = load_document(_long_markdown().encode(), "owls.md")
     chunks = chunk_document(document, embedder)
