@@ -1,5 +1,3 @@
-import time
-
 import httpx
 import pytest
 
@@ -7,6 +5,7 @@ from api.app import create_app
 from api.serving import serve_in_thread
 from rag.settings import Settings
 from tests.answering.test_ask_http import ask_json
+from tests.jobs import wait_for_job
 
 
 @pytest.mark.parametrize("cache_policy", ["always"])
@@ -44,14 +43,7 @@ def test_conversations_survive_a_restart(strata_settings: Settings):
 def _upload(http: httpx.Client, name: str, text: str) -> None:
     response = http.post("/v1/documents", files=[("files", (name, text.encode(), "text/plain"))])
     assert response.status_code == 202, response.text
-    job_id = response.json()["jobs"][0]["id"]
-    deadline = time.monotonic() + 60
-    while True:
-        status = http.get(f"/v1/jobs/{job_id}").json()["status"]
-        if status in ("done", "failed"):
-            break
-        assert time.monotonic() < deadline, "the upload job did not finish"
-    assert status == "done"
+    assert wait_for_job(http, response.json()["jobs"][0]["id"], timeout=60)["status"] == "done"
 
 
 def test_an_ingest_invalidates_the_answer_cache(client: httpx.Client):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from tests.ingest.conftest import (
     pdf_bytes,
     zip_bomb_docx_bytes,
 )
+from tests.jobs import wait_for_job
 
 ADMIN = {"Authorization": "Bearer admin-secret-0123456789"}
 VIEWER = {"Authorization": "Bearer viewer-secret-0123456789"}
@@ -56,14 +55,7 @@ def _upload(http: httpx.Client, *files: tuple[str, bytes, str]) -> httpx.Respons
 
 
 def _finished(http: httpx.Client, job_id: str, timeout_seconds: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_seconds
-    tick = threading.Event()
-    while True:
-        job: dict[str, Any] = http.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
-        tick.wait(0.05)
+    return wait_for_job(http, job_id, timeout_seconds, ADMIN)
 
 
 def _documents(http: httpx.Client) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from api.emulator import EmulatorConfig
 from api.emulator import create_app as create_emulator
 from api.serving import serve_in_thread
 from rag.settings import Settings
+from tests.jobs import wait_for_job
 
 ADMIN = {"Authorization": "Bearer admin-secret-0123456789"}
 USER = {"Authorization": "Bearer user-secret-0123456789"}
@@ -111,14 +111,7 @@ def upload(http: httpx.Client, *files: tuple[str, bytes, str]) -> httpx.Response
 
 
 def finished(http: httpx.Client, job_id: str, timeout_seconds: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_seconds
-    tick = threading.Event()
-    while True:
-        job: dict[str, Any] = http.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
-        tick.wait(0.05)
+    return wait_for_job(http, job_id, timeout_seconds, ADMIN)
 
 
 def ingested(http: httpx.Client, *files: tuple[str, bytes, str]) -> list[dict[str, Any]]:
