@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.ledger.usage_fixtures import (  # noqa: F401 (fixtures)
     api_keys,
@@ -26,6 +26,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+# Conditions, not timings: a loaded CI machine can take far longer than playwright's five-second
+# default to render a page, so every wait gets a minute before it counts as a failure.
+WAIT_MS = 60_000
+expect.set_options(timeout=WAIT_MS)
 
 
 # Per test: a running sync playwright holds an event loop, which would break async tests after it.

@@ -15,6 +15,7 @@ from api.usage_report import money
 from rag.ledger import Ledger, database_url
 from rag.settings import Settings
 from rag.types import CallRecord, Feature, Usage
+from tests.browser.conftest import WAIT_MS
 from tests.ledger.test_usage_http import run_asks
 
 pytestmark = pytest.mark.browser
@@ -24,6 +25,7 @@ HOSTILE = '<img src=x onerror="window.pwned=1">'
 
 def open_dashboard(browser: Browser, url: str, **context: object) -> tuple[Page, list[str]]:
     page = browser.new_context(**context).new_page()  # type: ignore[arg-type]
+    page.set_default_timeout(WAIT_MS)
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
