@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -113,6 +114,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             max_unpacked_bytes=settings.max_unpacked_bytes,
             group_chunks=4 * settings.embedding_batch_size,
             parse_limits=ParseLimits(settings.parse_memory_bytes, settings.parse_timeout_seconds),
+            # `strata ingest` parses a folder's files at once, one per processor it may use.
+            parse_workers=len(os.sched_getaffinity(0)),
         )
         # Heal what a killed process left: half-indexed documents fail, queued purges run.
         # On PostgreSQL other replicas may be indexing right now: only long-idle ones fail.

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,6 +43,9 @@ log = logging.getLogger("strata.ingest")
 
 INTERRUPTED = "interrupted: the process ingesting it stopped before it finished"
 
+# A file parsed ahead: its Document, None (indexed already), or why it cannot be read.
+_Parsed = Document | None | InvalidInput | UpstreamError | OSError
+
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
@@ -64,6 +69,7 @@ class IngestPipeline:
         group_chunks: int = 256,
         vision: VisionTranscriber | None = None,
         parse_limits: ParseLimits | None = None,
+        parse_workers: int = 1,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -77,6 +83,8 @@ class IngestPipeline:
         self.vision = vision
         # PDF and DOCX are parsed in a child process under these; None: in this process.
         self.parse_limits = parse_limits
+        # Files of one ingest_files call parsed at once, ahead of the embedding.
+        self.parse_workers = parse_workers
         self._lock = threading.Lock()
 
     def recover(self, idle_seconds: float = 0) -> None:
@@ -124,9 +132,19 @@ class IngestPipeline:
     def ingest_files(
         self, paths: Sequence[Path], on_file: Callable[[FileOutcome], None] | None = None
     ) -> IngestReport:
-        """Ingest files and folders; on_file hears each file's outcome as it is known."""
-        files = collect_files(paths)
-        return self._ingest(((p, source_name(p), None) for p in files), on_file)
+        """Ingest files and folders; on_file hears each file's outcome as it is known.
+
+        Files are parsed ahead, parse_workers at a time (PDF and Word files each in a child
+        process, so they parse in parallel), while chunking, embedding and writing stay in this
+        thread, in order: each document is registered once, as before.
+        """
+        items = [(path, source_name(path), None) for path in collect_files(paths)]
+        pool = ThreadPoolExecutor(self.parse_workers, thread_name_prefix="strata-parse")
+        try:
+            parsed = _in_order(pool, self._parse_ahead, items, window=2 * self.parse_workers)
+            return self._ingest(items, on_file, parsed)
+        finally:
+            pool.shutdown(cancel_futures=True)
 
     def ingest_file(self, path: Path, source: str, declared_type: str | None = None) -> FileOutcome:
         """Ingest one file under the given source name (an upload's sanitised file name).
@@ -134,11 +152,17 @@ class IngestPipeline:
         The file is parsed before the pipeline's lock is taken, so several upload jobs parse
         at once and a file slow to parse holds up no other.
         """
+        parsed = self._parse_ahead((path, source, declared_type))
+        if isinstance(parsed, Exception):
+            return FileOutcome(source, "failed", error=str(parsed))
+        return self._ingest([(path, source, declared_type)], None, iter([parsed])).files[0]
+
+    def _parse_ahead(self, item: tuple[Path, str, str | None]) -> _Parsed:
+        """The file parsed before the lock is taken, or the error that makes it fail."""
         try:
-            parsed = self._parse_new(path, source, declared_type)
+            return self._parse_new(*item)
         except (InvalidInput, UpstreamError, OSError) as exc:
-            return FileOutcome(source, "failed", error=str(exc))
-        return self._ingest([(path, source, declared_type)], None, parsed).files[0]
+            return exc
 
     def _parse_new(self, path: Path, source: str, declared_type: str | None) -> Document | None:
         """The file parsed, unless its bytes are indexed already (None: nothing to parse)."""
@@ -167,8 +191,9 @@ class IngestPipeline:
         self,
         items: Iterable[tuple[Path, str, str | None]],
         on_file: Callable[[FileOutcome], None] | None,
-        parsed: Document | None = None,
+        parsed: Iterator[_Parsed],
     ) -> IngestReport:
+        """Register, chunk, embed and store items; parsed yields each item's parse, in order."""
         started = time.perf_counter()
         outcomes: list[tuple[int, FileOutcome]] = []
 
@@ -181,8 +206,11 @@ class IngestPipeline:
             group: list[_Prepared] = []
             seen: set[str] = set()
             for index, (path, source, declared_type) in enumerate(items):
+                ahead = next(parsed)
                 try:
-                    prepared = self._prepare(path, source, declared_type, seen, parsed)
+                    if isinstance(ahead, Exception):
+                        raise ahead
+                    prepared = self._prepare(path, source, declared_type, seen, ahead)
                 except (InvalidInput, UpstreamError, OSError) as exc:
                     # A file that cannot be read, or whose transcription Claude refused or
                     # could not give, fails alone; the others go on.
@@ -220,6 +248,8 @@ class IngestPipeline:
             known = record.chunk_count if record is not None else 0
             return FileOutcome(source, "unchanged", document_id, known)
         seen.add(document_id)
+        if parsed is not None and parsed.document_id != document_id:
+            parsed = None  # the file changed since it was parsed
         document = parsed or self._load(data, source, declared_type)
         chunks = chunk_document(document, self.embedder)
         replaces = any(r.source == source and r.status == "done" for r in self.registry.documents())
@@ -284,3 +314,19 @@ class IngestPipeline:
     def document(self, document_id: str) -> tuple[DocumentRecord, list[Chunk]]:
         """A registered document's record and its chunks; NotFound if unknown."""
         return self.registry.require(document_id), self.store.chunks_of(document_id)
+
+
+def _in_order(
+    pool: ThreadPoolExecutor,
+    work: Callable[[tuple[Path, str, str | None]], _Parsed],
+    items: Sequence[tuple[Path, str, str | None]],
+    window: int,
+) -> Iterator[_Parsed]:
+    """work(item) for each item, in order, with up to window items running ahead."""
+    pending: deque[Future[_Parsed]] = deque()
+    for item in items:
+        pending.append(pool.submit(work, item))
+        if len(pending) > window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()

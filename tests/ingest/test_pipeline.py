@@ -4,6 +4,10 @@ import shutil
 from pathlib import Path
 
 from ingest.pipeline import IngestPipeline
+from ingest.sandbox import ParseLimits
+from rag.embeddings import Embedder
+from rag.storage.documents import DocumentRegistry
+from rag.store import ChunkStore
 from tests.ingest.conftest import SAMPLE, docx_bytes
 
 
@@ -142,3 +146,55 @@ def test_the_same_content_twice_in_one_run_is_indexed_once(
 
     assert [f.outcome for f in report.files] == ["added", "unchanged"]
     assert pipeline.store.count() == 1
+
+
+def test_files_parsed_in_parallel_are_registered_once_and_a_bad_one_fails_alone(
+    home: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    folder = _corpus(tmp_path)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a PDF")
+    (folder / "broken.docx").write_bytes(b"PK\x03\x04 not a Word file at all")
+    (folder / "zen-again.txt").write_bytes((SAMPLE / "zen-of-python.txt").read_bytes())
+    store, registry = ChunkStore.open(home), DocumentRegistry.open(home)
+    # PDF and Word files parse in child processes: three of them run at once here.
+    pipeline = IngestPipeline(
+        embedder,
+        store,
+        registry,
+        max_file_bytes=5_000_000,
+        max_unpacked_bytes=20_000_000,
+        group_chunks=64,
+        parse_limits=ParseLimits(1024 * 1024 * 1024, 120),
+        parse_workers=3,
+    )
+    heard: list[str] = []
+    try:
+        report = pipeline.ingest_files([folder], lambda outcome: heard.append(outcome.source))
+        again = pipeline.ingest_files([folder])
+        records = registry.documents()
+        stored = _store_ids_by_document(pipeline)
+    finally:
+        registry.close()
+        store.close()
+
+    outcomes = {f.source.rsplit("/", 1)[-1]: f.outcome for f in report.files}
+    assert outcomes == {
+        "bill-of-rights.pdf": "added",
+        "broken.docx": "failed",
+        "broken.pdf": "failed",
+        "gettysburg-address.html": "added",
+        "owls.docx": "added",
+        "python-sequences.md": "added",
+        "zen-again.txt": "added",
+        "zen-of-python.txt": "unchanged",
+    }
+    assert sorted(heard) == sorted(f.source for f in report.files)  # each heard once
+    assert "not a readable PDF" in next(
+        f.error or "" for f in report.files if "broken.pdf" in f.source
+    )
+    assert sorted(r.status for r in records) == ["done"] * 5
+    assert len({r.document_id for r in records}) == len({r.source for r in records}) == 5
+    assert set(stored) == {r.document_id for r in records}
+    assert sum(len(ids) for ids in stored.values()) == report.chunks
+    assert [f.outcome for f in again.files].count("unchanged") == 6
+    assert again.count("failed") == 2
