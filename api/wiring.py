@@ -162,6 +162,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             store,
             registry.corpus_version,
             hybrid=settings.hybrid_search,
+            lexical_weight=settings.hybrid_lexical_weight,
             context_token_budget=settings.context_token_budget,
             tracing=tracing,
             outside_corpus=registry.outside_corpus,

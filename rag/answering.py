@@ -430,8 +430,7 @@ class Answerer:
         """
         wanted = top_k or self.default_top_k
         retrieved = await self.retriever.retrieve(question, wanted, trace)
-        dense = not self.retriever.hybrid  # the standalone score is a cosine similarity
-        if conversation.turns and dense and leans_on_conversation(retrieved, self.context_sizing):
+        if conversation.turns and leans_on_conversation(retrieved, self.context_sizing):
             standalone = f"{conversation.turns[-1].question}\n{question}"
             retrieved = await self.retriever.retrieve(standalone, wanted, trace)
         return retrieved

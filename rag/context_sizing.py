@@ -10,8 +10,8 @@ next candidate only while
 The default margin is the knee of grounding against context tokens measured by
 `make bench` (tests/benchmarks/bench_answer_cost.py, its `sizing` figures).
 
-Scores are dense search's cosine similarities; with hybrid search on they are reciprocal-rank
-fusion scores, a different scale, and the margin and the standalone score should be set again.
+Scores are dense search's cosine similarities, with hybrid search on too (BM25 only re-orders
+the candidates), so one margin and one standalone score serve both.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def sized_context(results: Sequence[RetrievedChunk], sizing: ContextSizing) -> l
 
 def leans_on_conversation(results: Sequence[RetrievedChunk], sizing: ContextSizing) -> bool:
     """True when a follow-up's own search found nothing it clearly asks about."""
-    return not results or results[0].score < sizing.standalone_score
+    return not results or max(r.score for r in results) < sizing.standalone_score
 
 
 def _trigrams(text: str) -> set[tuple[str, ...]]:

@@ -223,8 +223,16 @@ class Settings(BaseSettings):
     )
     hybrid_search: bool = Field(
         False,
-        description="Fuse BM25 with dense search by reciprocal rank. Off: on the sample "
-        "corpus's evaluation set dense search alone ranks the answering chunk higher.",
+        description="Re-rank dense search's candidates (three per chunk wanted) with BM25 by "
+        "weighted reciprocal rank fusion; scores stay cosine similarities.",
+    )
+    hybrid_lexical_weight: float = Field(
+        0.4,
+        ge=0,
+        le=10,
+        description="With hybrid search, BM25's weight in the fusion against dense search's 1. "
+        "The default is the best of those tried on the `tune` half of the retrieval "
+        "benchmark's FAQ sets.",
     )
     claude_max_attempts: int = Field(
         4, ge=1, le=10, description="Attempts per Claude call on 429, 5xx, 529 or a lost link."

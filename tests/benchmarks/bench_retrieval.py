@@ -3,7 +3,8 @@
 Each set of faq_sets.py goes through the real path: `strata ingest` as its own process into a
 fresh home, then the app served on a loopback port answers `POST /v1/search` for each question.
 A question counts as found at the rank of the first result that holds part of the section
-answering it. Figures are per set and split: tune on `tune`, judge on `held-out`.
+answering it. Figures are per set, search arm (dense alone, and hybrid: BM25 re-ranking dense
+search's candidates) and split: tune on `tune`, judge on `held-out`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def scores(ranks: list[int | None]) -> dict[str, float]:
     }
 
 
+ARMS = {"dense": False, "hybrid": True}
+
+
 def _measure(faq: FaqSet, scratch: Path) -> dict[str, object]:
     home = scratch / f"{faq.name}-home"
     started = time.perf_counter()
@@ -58,39 +62,44 @@ def _measure(faq: FaqSet, scratch: Path) -> dict[str, object]:
     ingest_seconds = time.perf_counter() - started
     if ingested.returncode != 0:
         raise RuntimeError(f"strata ingest failed: {ingested.stderr[-2000:]}")
-    settings = Settings(home=home, anthropic_api_key=None, _env_file=None)  # type: ignore[call-arg]
     figures: dict[str, object] = {"ingest_s": round(ingest_seconds, 1)}
-    with (
-        serve_in_thread(create_app(settings)) as url,
-        httpx.Client(base_url=url, timeout=60) as client,
-    ):
-        client.post("/v1/search", json={"query": "warm up", "top_k": DEPTH}).raise_for_status()
-        for split in SPLITS:
-            labels = faq.split(split)
-            ranks, seconds = _ranks(faq, labels, client)
-            figures[split] = {
-                "questions": len(labels),
-                **scores(ranks),
-                "ms_per_query": round(statistics.median(seconds) * 1000, 1),
-            }
+    # Both arms search the one store `strata ingest` filled; only STRATA_HYBRID_SEARCH differs.
+    for arm, hybrid in ARMS.items():
+        settings = Settings(  # type: ignore[call-arg]
+            home=home, anthropic_api_key=None, hybrid_search=hybrid, _env_file=None
+        )
+        with (
+            serve_in_thread(create_app(settings)) as url,
+            httpx.Client(base_url=url, timeout=60) as client,
+        ):
+            client.post("/v1/search", json={"query": "warm up", "top_k": DEPTH}).raise_for_status()
+            for split in SPLITS:
+                labels = faq.split(split)
+                ranks, seconds = _ranks(faq, labels, client)
+                figures[f"{arm} {split}"] = {
+                    "questions": len(labels),
+                    **scores(ranks),
+                    "ms_per_query": round(statistics.median(seconds) * 1000, 1),
+                }
     figures["summary"] = ingested.stdout.strip().splitlines()[-1:]
     return figures
 
 
 def table(results: dict[str, dict[str, object]]) -> str:
-    """A Markdown table: one row per set and split."""
+    """A Markdown table: one row per set, search arm and split."""
     rows = [
-        "| set | split | questions | R@1 | R@5 | MRR@10 | ms/query |",
-        "|---|---|---|---|---|---|---|",
+        "| set | search | split | questions | R@1 | R@5 | MRR@10 | ms/query |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, figures in results.items():
-        for split in SPLITS:
-            cell = figures[split]
-            assert isinstance(cell, dict)
-            rows.append(
-                f"| {name} | {split} | {cell['questions']} | {cell['R@1']:.3f} | "
-                f"{cell['R@5']:.3f} | {cell['MRR@10']:.3f} | {cell['ms_per_query']} |"
-            )
+        for arm in ARMS:
+            for split in SPLITS:
+                cell = figures[f"{arm} {split}"]
+                assert isinstance(cell, dict)
+                rows.append(
+                    f"| {name} | {arm} | {split} | {cell['questions']} | {cell['R@1']:.3f} | "
+                    f"{cell['R@5']:.3f} | {cell['MRR@10']:.3f} | {cell['ms_per_query']} |"
+                )
     return "\n".join(rows)
 
 
