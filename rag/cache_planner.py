@@ -128,6 +128,11 @@ class ReuseTracker:
     pseudo-run with one further use, two with none) starts it off: a new database writes a
     new key once, and traffic in which nothing repeats stops it at the next call.
 
+    Past its second use the prior's returning pseudo-run goes on as long again as the key's
+    own run so far: the key's own evidence. Few other runs reach a popular key's count, so
+    the mean over them alone says little, and a chunk set asked every ten minutes for an hour
+    is worth a 1-hour entry however rarely the other sets come back.
+
     The runs (the last thousand of each kind and TTL) live in the shared database
     (rag/storage/cache_traffic.py), so every replica learns from all the traffic.
     """
@@ -156,7 +161,8 @@ class ReuseTracker:
             self._kind, self._ttl, reached, key, self._since(now)
         )
         prior_repeats, prior_fresh = self._prior
-        return (prior_repeats + beyond) / (prior_repeats + prior_fresh + runs)
+        going_on = prior_repeats * max(1, reached - 1)
+        return (going_on + beyond) / (prior_repeats + prior_fresh + runs)
 
     def observe(self, key: str, now: float) -> None:
         """Record a use of key at now."""

@@ -154,6 +154,20 @@ async def test_gaps_beyond_five_minutes_choose_the_one_hour_ttl_when_it_pays(new
     assert marks == [CacheMark("1h")] * 8
 
 
+async def test_a_key_that_keeps_coming_back_after_five_minutes_moves_to_a_one_hour_entry(
+    new_planner,
+):
+    # No other traffic to learn from: the key's own run is the evidence.
+    planner, clock = new_planner()
+    marks = []
+    for _ in range(12):
+        marks.append((await planner.plan(MODEL, _docs("popular"))).get(CacheLayer.DOCUMENTS))
+        clock.now += 600
+    assert CacheMark("1h") in marks[:6]
+    first = marks.index(CacheMark("1h"))
+    assert marks[first:] == [CacheMark("1h")] * (len(marks) - first)
+
+
 async def test_two_uses_ten_minutes_apart_are_not_worth_a_one_hour_write(new_planner):
     # A 2x write read once at 0.05x costs more than no cache.
     planner, clock = new_planner()
