@@ -34,7 +34,6 @@ from rag.types import Chunk, RetrievedChunk
 RRF_K = 10
 # Dense search fetches this many candidates per chunk asked for; BM25 re-ranks them.
 _CANDIDATES_PER_RESULT = 3
-_STEMMER = snowballstemmer.stemmer("english")
 
 
 class _Embedder(Protocol):
@@ -51,8 +50,11 @@ class _Store(Protocol):
 
 def _words(texts: list[str]) -> list[list[str]]:
     """Each text as BM25 sees it: lower-cased words, English stop words out, stemmed."""
+    # A stemmer keeps its working state on itself: one per call, as queries and index builds
+    # run in threads at once.
+    stemmer = snowballstemmer.stemmer("english")
     tokens = bm25s.tokenize(
-        texts, stopwords="en", stemmer=_STEMMER.stemWords, return_ids=False, show_progress=False
+        texts, stopwords="en", stemmer=stemmer.stemWords, return_ids=False, show_progress=False
     )
     return [list(words) for words in tokens]
 
