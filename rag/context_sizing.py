@@ -41,7 +41,11 @@ class ContextSizing:
 
 
 def sized_context(results: Sequence[RetrievedChunk], sizing: ContextSizing) -> list[RetrievedChunk]:
-    """The leading results the question needs, best first (at least the best one)."""
+    """The leading results the question needs, best first (at least the best one).
+
+    Results re-ranked by hybrid search keep their cosine scores, which need not descend: one
+    below the margin is passed over, not taken as the end of the list.
+    """
     kept: list[RetrievedChunk] = []
     seen: set[tuple[str, ...]] = set()
     used = 0
@@ -50,7 +54,7 @@ def sized_context(results: Sequence[RetrievedChunk], sizing: ContextSizing) -> l
         trigrams = _trigrams(result.chunk.text)
         if kept:
             if result.score < kept[0].score - sizing.score_margin:
-                break
+                continue
             if used + tokens > sizing.token_budget:
                 break
             if trigrams and len(trigrams & seen) >= sizing.duplicate_overlap * len(trigrams):

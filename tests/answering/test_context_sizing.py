@@ -37,6 +37,20 @@ def test_runners_up_join_only_within_the_margin_of_the_best():
     assert [r.chunk.chunk_id for r in sized_context(results, ContextSizing(0.0))] == ["a"]
 
 
+def test_a_result_below_the_margin_does_not_hide_a_closer_one_after_it():
+    # Hybrid search orders by fused rank and keeps cosine scores, which need not descend.
+    results = [
+        _result("a", "apt keeps downloaded packages in its cache directory", 0.62),
+        _result("b", "dpkg installs a single package file from disk", 0.60),
+        _result("lexical", "error 4417 means the licence key has expired", 0.45),
+        _result("c", "aptitude shows why a package was installed", 0.58),
+    ]
+
+    kept = sized_context(results, ContextSizing(score_margin=0.12))
+
+    assert [r.chunk.chunk_id for r in kept] == ["a", "b", "c"]
+
+
 def test_a_near_duplicate_of_a_kept_chunk_is_left_out_and_the_next_one_still_joins():
     text = "Packages are kept in a large pool, structured according to the source package name"
     results = [
