@@ -104,12 +104,15 @@ class IngestPipeline:
 
         Another embedder's collection (others) holds the chunks of documents indexed while it
         was in use: those missing here are re-embedded with this embedder and written; chunks
-        here of documents since removed are deleted. Returns the chunks re-embedded.
+        here of documents since removed or failed are deleted. Returns the chunks re-embedded.
         """
         with self._lock:
-            done = {r.document_id for r in self.registry.documents() if r.status == "done"}
+            records = self.registry.documents()
+            done = {r.document_id for r in records if r.status == "done"}
+            # Another replica may be writing these right now; recover() deals with abandoned ones.
+            indexing = {r.document_id for r in records if r.status in ("queued", "running")}
             present = self.store.document_ids()
-            for document_id in present - done:
+            for document_id in present - done - indexing:
                 self.store.delete_document(document_id)
             written = 0
             for document_id in sorted(done - present):

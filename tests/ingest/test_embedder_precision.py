@@ -93,6 +93,29 @@ def test_switching_embedder_reembeds_and_forgets_what_was_deleted_meanwhile(
     assert pipeline.store.count() == int8_pipeline.store.count()
 
 
+def test_re_embedding_leaves_alone_a_document_another_process_is_indexing(
+    pipeline: IngestPipeline, int8_pipeline: IngestPipeline
+) -> None:
+    pipeline.ingest_files([SAMPLE])
+    int8_pipeline.reconcile([pipeline.store])
+    record = int8_pipeline.registry.documents()[0]
+    # Another replica re-indexes the document: its chunks are written, it is not done yet.
+    int8_pipeline.registry.start(
+        record.document_id,
+        source=record.source,
+        title=record.title,
+        media_type=record.media_type,
+        content_hash=record.content_hash,
+        size_bytes=record.size_bytes,
+    )
+    written = int8_pipeline.store.chunks_of(record.document_id)
+    assert written
+
+    int8_pipeline.reconcile([pipeline.store])  # as a replica starting meanwhile does
+
+    assert int8_pipeline.store.chunks_of(record.document_id) == written
+
+
 def test_the_cli_searches_with_int8_after_an_fp32_ingest(tmp_path: Path, int8_models: Path) -> None:
     home = tmp_path / "home"
     shutil.copytree(int8_models, home / "models")
