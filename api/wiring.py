@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from rag.asker import Asker
 from rag.batches import Batches
 from rag.cache_planner import CachePlanner
 from rag.context_sizing import ContextSizing
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, usable_cpus
 from rag.ledger import Ledger
 from rag.llm import Claude
 from rag.models import model_info
@@ -115,7 +114,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             group_chunks=4 * settings.embedding_batch_size,
             parse_limits=ParseLimits(settings.parse_memory_bytes, settings.parse_timeout_seconds),
             # `strata ingest` parses a folder's files at once, one per processor it may use.
-            parse_workers=len(os.sched_getaffinity(0)),
+            parse_workers=usable_cpus(),
         )
         # Heal what a killed process left: half-indexed documents fail, queued purges run.
         # On PostgreSQL other replicas may be indexing right now: only long-idle ones fail.
