@@ -11,7 +11,7 @@ two readers to the same answers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -20,7 +20,7 @@ class Server:
     """A running Strata server and the key to send it (None: send none)."""
 
     url: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)
 
 
 def find_server(url: str | None, environ: Mapping[str, str]) -> Server | None:
