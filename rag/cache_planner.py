@@ -223,10 +223,11 @@ class CachePlanner:
     ) -> dict[CacheLayer, CacheMark]:
         minimum = markable_minimum(model)
         prices = Multipliers.of(self._prices, model)
-        now = self._clock()
         marks: dict[CacheLayer, CacheMark] = {}
         covered = 0  # prefix tokens an earlier mark of this request already holds
         with self._traffic.planning() if observe else self._traffic.reading() as session:
+            # Read once the lock is held: a plan that waited must not write an older time.
+            now = self._clock()
             for planned in layers:
                 added = planned.prefix_tokens - covered
                 mark = self._decide(session, now, planned, minimum, prices, added)
