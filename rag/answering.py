@@ -472,10 +472,8 @@ class Answerer:
             conversation.last_chunks, conversation.turns, "", {}, model=model_info(model)
         )
         layers = planned_layers(last, model, variant, conversation.conversation_id)
-        for planned in layers:
-            if planned.layer is not CacheLayer.SYSTEM and await self.planner.live(planned.key):
-                return True
-        return False
+        keys = [p.key for p in layers if p.layer is not CacheLayer.SYSTEM]
+        return bool(await self.planner.live_keys(keys))
 
     async def context_for(
         self,

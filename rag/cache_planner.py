@@ -216,7 +216,11 @@ class CachePlanner:
 
     async def live(self, key: str) -> bool:
         """True when a mark on key was sent within its TTL: its entry should be readable."""
-        return await asyncio.to_thread(self._live, key)
+        return key in await self.live_keys([key])
+
+    async def live_keys(self, keys: Iterable[str]) -> set[str]:
+        """Those of keys whose entries should be readable (see live), in one read."""
+        return await asyncio.to_thread(self._live_keys, list(keys))
 
     def _plan(
         self, model: str, layers: Sequence[PlannedLayer], observe: bool
@@ -239,9 +243,10 @@ class CachePlanner:
                 _observe(session, now, layers, marks)
         return marks
 
-    def _live(self, key: str) -> bool:
+    def _live_keys(self, keys: list[str]) -> set[str]:
         with self._traffic.reading() as session:
-            return _live_ttl(session, key, self._clock()) is not None
+            now = self._clock()
+            return {key for key in keys if _live_ttl(session, key, now) is not None}
 
     def _decide(
         self,

@@ -106,10 +106,9 @@ async def price_ask(
     )
     input_tokens = await _count(answerer, request, conversation, http_request_id)
 
-    live = {
-        planned.layer: await answerer.planner.live(planned.key)
-        for planned in planned_layers(prompt, model, variant, conversation.conversation_id)
-    }
+    planned = planned_layers(prompt, model, variant, conversation.conversation_id)
+    warm = await answerer.planner.live_keys(p.key for p in planned)
+    live = {p.layer: p.key in warm for p in planned}
     layers = _layers(prompt, live, input_tokens)
     read = _prefix_end(layers, lambda layer: layer.cached)
     written = max(_prefix_end(layers, lambda layer: layer.marked) - read, 0)
