@@ -194,7 +194,7 @@ def create_app(config: EmulatorConfig | None = None, clock: ScaledClock | None =
     config = config or EmulatorConfig()
     clock = clock or ScaledClock(config.time_scale)
     ids = IdFactory(config.seed)
-    routes = _Routes(config, MessagesEngine(clock, ids))
+    routes = _Routes(config, MessagesEngine(clock, ids, config.context_window_tokens))
     app = Starlette(
         routes=[
             Route("/v1/messages", routes.create_message, methods=["POST"]),

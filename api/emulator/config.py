@@ -18,6 +18,8 @@ class EmulatorConfig:
         seed: Seed of every random choice (faults, ids), so a run can be replayed.
         time_scale: How many times faster than real time the cache clock runs.
         max_request_bytes: Bodies above this size are refused with 413.
+        context_window_tokens: When set, every model's context window is this many tokens
+            (at most its own): a small window lets a test reach the limit with little text.
     """
 
     ttft_ms: float = 0.0
@@ -26,6 +28,7 @@ class EmulatorConfig:
     seed: int = 0
     time_scale: float = 1.0
     max_request_bytes: int = MAX_REQUEST_BYTES
+    context_window_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.ttft_ms < 0:
@@ -38,3 +41,5 @@ class EmulatorConfig:
             raise ValueError("time_scale must be > 0")
         if self.max_request_bytes <= 0:
             raise ValueError("max_request_bytes must be > 0")
+        if self.context_window_tokens is not None and self.context_window_tokens <= 0:
+            raise ValueError("context_window_tokens must be > 0")

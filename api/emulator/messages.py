@@ -31,36 +31,38 @@ class PreparedMessage:
         return usage
 
 
-def _fitting_prompt(body: dict[str, Any], model: ModelSpec) -> Prompt:
+def _fitting_prompt(body: dict[str, Any], model: ModelSpec, window: int | None) -> Prompt:
     prompt = build_prompt(body, model)
-    if prompt.total_tokens > model.context_window_tokens:
-        raise invalid(
-            f"prompt is too long: {prompt.total_tokens} tokens > "
-            f"{model.context_window_tokens} maximum"
-        )
+    maximum = min(model.context_window_tokens, window or model.context_window_tokens)
+    if prompt.total_tokens > maximum:
+        raise invalid(f"prompt is too long: {prompt.total_tokens} tokens > {maximum} maximum")
     return prompt
 
 
 class MessagesEngine:
     """Everything /v1/messages, count_tokens and batches share, per emulator instance."""
 
-    def __init__(self, clock: ScaledClock, ids: IdFactory) -> None:
+    def __init__(
+        self, clock: ScaledClock, ids: IdFactory, context_window_tokens: int | None = None
+    ) -> None:
         self.clock = clock
         self.ids = ids
+        # Caps every model's window when set (EmulatorConfig.context_window_tokens).
+        self.context_window_tokens = context_window_tokens
         self.cache = PromptCache(clock)
         self.fingerprints = FingerprintStore()
 
     def count_tokens(self, body: Any, version: str) -> int:
         """The whole prompt's tokens, as `count_tokens` reports them (no cache split)."""
         model = validate_request(body, version, counting=True)
-        return _fitting_prompt(body, model).total_tokens
+        return _fitting_prompt(body, model, self.context_window_tokens).total_tokens
 
     def prepare(
         self, body: Any, version: str, api_key: str, service_tier: str = "standard"
     ) -> PreparedMessage:
         """Validate and answer a request; the cache is read now, written by `begin`."""
         model = validate_request(body, version)
-        prompt = _fitting_prompt(body, model)
+        prompt = _fitting_prompt(body, model, self.context_window_tokens)
         plan = self.cache.plan(api_key, prompt, model.min_cacheable_tokens)
         reply = compose_reply(body, model, self.ids.tool_use)
         diagnostics = None
