@@ -214,6 +214,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_max_iterations=settings.agent_max_iterations,
             max_iterations_limit=settings.agent_max_iterations_limit,
             max_tool_calls=settings.agent_max_tool_calls,
+            context_token_budget=settings.agent_context_token_budget,
         )
         batch_store = BatchStore(database)
         batches = Batches(

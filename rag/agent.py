@@ -12,6 +12,11 @@ replies and tool results. Replies go back exactly as received: thinking blocks k
 signatures, tool_use blocks their ids. Every call writes its own ledger row (feature `agent`,
 with the conversation id), also when the client leaves mid-stream.
 
+Each call stays under the context window (rag/history.py's margin) and the agent's token
+budget, prompt and max_tokens together: tool results that would pass it are cut to what fits,
+with a note to Claude, and the next call is the last, with tool_choice none, so the loop ends
+with an answer from what it was sent. The first call's history is guarded by rag/history.py.
+
 Agentic answers bypass the answer cache: what Claude searched for is part of the answer, and a
 replay would skip it.
 """
@@ -25,7 +30,7 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
 
-from rag.agent_tools import DocumentTools, ToolCall, refused_call
+from rag.agent_tools import CUT_RESULT_TOKENS, DocumentTools, ToolCall, refused_call
 from rag.answering import (
     AnswerEvent,
     AskOptions,
@@ -43,6 +48,7 @@ from rag.answering import (
 from rag.asker import Asker
 from rag.cache_planner import PlannedLayer, layer_key
 from rag.errors import FeatureUnsupported, OverLimit, UpstreamError
+from rag.history import usable_window
 from rag.llm import CitationDelta, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import ModelInfo
 from rag.owners import Owner
@@ -70,6 +76,7 @@ Answer only from what the tools returned. Cite the passages you rely on. Be conc
 If the documents do not contain the answer, say plainly that they do not cover it rather than \
 guessing."""
 
+_WINDOW_FULL = "not run: the context window is full; answer from what the earlier calls found"
 # Between the text of two calls of one loop, so the streamed deltas read as the stored answer.
 _BETWEEN_CALLS = "\n\n"
 _DEPTH = (CacheLayer.NONE, CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
@@ -130,6 +137,9 @@ class _Loop:
     reply: list[Block] = field(default_factory=list)
     stop_reason: str | None = None
     failure: UpstreamError | None = None
+    tool_calls_run: int = 0
+    # The context window is full: the next call is the last, with no tools to call.
+    final: bool = False
 
     def pending_calls(self) -> list[ToolCall]:
         """The tools the last reply asked for, if it stopped to use them."""
@@ -141,6 +151,11 @@ class _Loop:
             if block.get("type") == "tool_use"
         ]
 
+    def tokens_with(self, blocks: list[Block]) -> int:
+        """The prompt's tokens once blocks are added, with the framing of two more messages."""
+        added = sum(estimate_block_tokens(block) for block in blocks)
+        return self.prompt_tokens + 2 * MESSAGE_FRAMING_TOKENS + added
+
     def extend(self, reply: list[Block], results: list[Block]) -> None:
         """Add the reply, unmodified, and the user turn carrying its tool results."""
         self.messages = [
@@ -148,9 +163,7 @@ class _Loop:
             {"role": "assistant", "content": reply},
             {"role": "user", "content": results},
         ]
-        self.prompt_tokens += 2 * MESSAGE_FRAMING_TOKENS + sum(
-            estimate_block_tokens(block) for block in [*reply, *results]
-        )
+        self.prompt_tokens = self.tokens_with([*reply, *results])
 
 
 @dataclass
@@ -163,6 +176,8 @@ class Agent:
     max_iterations_limit: int = 10
     # Tool calls one answer may run, over all its iterations.
     max_tool_calls: int = 10
+    # Most tokens one call may use, prompt and max_tokens together (the window bounds it too).
+    context_token_budget: int = 200_000
 
     def check(
         self, question: str, options: AskOptions, max_iterations: int | None
@@ -209,6 +224,7 @@ class Agent:
         trace: TraceSpan,
     ) -> AsyncGenerator[AgentEvent, None]:
         answerer = self.asker.answerer
+        max_tokens = options.shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens)
         conversation = await self._conversation(options.conversation_id, options.owner)
         corpus_version = await asyncio.to_thread(answerer.corpus_version)
         with answerer.tracing.span("strata.prompt", trace) as prompt_span:
@@ -220,6 +236,7 @@ class Agent:
                 system=AGENT_SYSTEM_PROMPT,
                 tools=self.tools.definitions(),
                 variant=variant_of(options.shape),
+                max_tokens=max_tokens,
             )
             prompt_span.set(prompt_attributes(prompt))
         conversation_id = conversation.conversation_id
@@ -231,7 +248,6 @@ class Agent:
             prompt.prompt_tokens,
             conversation.last_message_id,
         )
-        tool_calls_run = 0
         for iteration in range(1, iterations + 1):
             call = self._call(
                 loop, prompt, info, options, iteration, (conversation_id, http_request_id), trace
@@ -243,34 +259,15 @@ class Agent:
                 yield Failed(loop.failure)
                 return
             calls = loop.pending_calls()
-            if not calls:
+            if not calls or loop.final:
                 break
             if iteration == iterations:
                 yield IterationLimitReached(iterations, tuple(c.name for c in calls))
                 break
-            results: list[Block] = []
-            for tool_call in calls:
-                tool_calls_run += 1
-                if tool_calls_run > self.max_tool_calls:
-                    outcome = refused_call(
-                        tool_call,
-                        f"not run: this answer may make at most {self.max_tool_calls} tool "
-                        "calls; answer from what the earlier calls found",
-                    )
-                else:
-                    outcome = await self.tools.run(tool_call, trace)
-                loop.found.extend(outcome.chunks)
-                results.append(outcome.block())
-                sources = tuple(source_of(chunk) for chunk in outcome.chunks)
-                yield ToolReturned(
-                    iteration,
-                    tool_call.tool_use_id,
-                    tool_call.name,
-                    outcome.is_error,
-                    outcome.summary,
-                    sources,
-                )
-            loop.extend(loop.reply, results)
+            room = self._request_tokens(info, max_tokens) - loop.tokens_with(loop.reply)
+            async with aclosing(self._run_tools(loop, calls, room, iteration, trace)) as returns:
+                async for returned in returns:
+                    yield returned
 
         for citation in loop.citations:
             yield Cited(citation)
@@ -286,6 +283,55 @@ class Agent:
         )
         sources = tuple(source_of(chunk) for chunk in chunks)
         yield Done(conversation_id, info.model_id, answer, sources, tuple(loop.citations), False)
+
+    async def _run_tools(
+        self, loop: _Loop, calls: list[ToolCall], room: int, iteration: int, trace: TraceSpan
+    ) -> AsyncGenerator[ToolReturned, None]:
+        """Run the calls and add the reply and their results to loop, within room tokens.
+
+        A result that would pass room is cut (ToolOutcome.within) and makes the next call the
+        last. Without room for a note per call, the request before this reply (which fit) goes
+        again as the last call, and the calls are answered as not run.
+        """
+        enough = room >= len(calls) * CUT_RESULT_TOKENS
+        results: list[Block] = []
+        for index, tool_call in enumerate(calls):
+            # Kept back for a note on each call after this one.
+            share = room - (len(calls) - index - 1) * CUT_RESULT_TOKENS
+            loop.tool_calls_run += 1
+            if not enough or share < 2 * CUT_RESULT_TOKENS:
+                outcome = refused_call(tool_call, _WINDOW_FULL)
+                loop.final = True
+            elif loop.tool_calls_run > self.max_tool_calls:
+                outcome = refused_call(
+                    tool_call,
+                    f"not run: this answer may make at most {self.max_tool_calls} tool "
+                    "calls; answer from what the earlier calls found",
+                )
+            else:
+                outcome = await self.tools.run(tool_call, trace)
+            if enough:
+                sent = outcome.within(share)
+                loop.final = loop.final or sent is not outcome
+                outcome = sent
+                room -= outcome.tokens()
+                loop.found.extend(outcome.chunks)
+                results.append(outcome.block())
+            sources = tuple(source_of(chunk) for chunk in outcome.chunks)
+            yield ToolReturned(
+                iteration,
+                tool_call.tool_use_id,
+                tool_call.name,
+                outcome.is_error,
+                outcome.summary,
+                sources,
+            )
+        if enough:
+            loop.extend(loop.reply, results)
+
+    def _request_tokens(self, info: ModelInfo, max_tokens: int) -> int:
+        """The most prompt tokens one call of the loop may send."""
+        return min(self.context_token_budget, usable_window(info)) - max_tokens
 
     async def _call(
         self,
@@ -306,8 +352,11 @@ class Agent:
         model = info.model_id
         shape = options.shape
         cached_through = loop.marked_tokens
-        messages = await self._marked(loop, info)
+        # The last call is read by no later one: it is not marked.
+        messages = loop.messages if loop.final else await self._marked(loop, info)
         params = shape.request_params({**prompt.request_params(), "messages": messages}, info)
+        if loop.final:
+            params["tool_choice"] = {"type": "none"}
         request = ClaudeRequest(
             model=model,
             max_tokens=shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens),
@@ -364,6 +413,9 @@ class Agent:
                 loop.costs_without_cache.append(cost.cost_without_cache_usd)
                 loop.layers.append(layer_hit(call.meter.usage, sent))
         meter = call.meter
+        if meter.usage.prompt_tokens:
+            # The API's own count replaces the estimate the next call's window check adds to.
+            loop.prompt_tokens = meter.usage.prompt_tokens
         loop.previous_message_id = meter.message_id or loop.previous_message_id
         loop.reply = meter.content
         loop.stop_reason = meter.stop_reason

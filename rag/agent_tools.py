@@ -19,7 +19,7 @@ from typing import Any
 
 from rag.prompt import Block, order_chunks, search_result_block
 from rag.retrieval import Retriever
-from rag.tokens import estimate_text_tokens
+from rag.tokens import TOOL_RESULT_FRAMING_TOKENS, estimate_block_tokens, estimate_text_tokens
 from rag.tracing import NO_TRACING, TraceSpan, Tracing
 from rag.types import Chunk
 
@@ -107,9 +107,51 @@ class ToolOutcome:
             result["is_error"] = True
         return result
 
+    def tokens(self) -> int:
+        """The estimated tokens of its tool_result block in a request."""
+        return estimate_block_tokens(self.block())
+
+    def within(self, tokens: int) -> ToolOutcome:
+        """This outcome, or its leading blocks that fit in tokens with a note on the rest.
+
+        Whatever is cut, Claude is told how much it got and to answer from it; the chunks kept
+        are those of the search_result blocks kept, so citations still point at them.
+        tokens is at least CUT_RESULT_TOKENS.
+        """
+        if self.tokens() <= tokens:
+            return self
+        passages = sum(1 for block in self.content if block.get("type") == "search_result")
+        kept: list[Block] = []
+        used = CUT_RESULT_TOKENS
+        for block in self.content:
+            used += estimate_block_tokens(block)
+            if used > tokens:
+                break
+            kept.append(block)
+        sent = sum(1 for block in kept if block.get("type") == "search_result")
+        note = _cut_note(sent, passages)
+        return ToolOutcome(
+            self.call,
+            [*kept, {"type": "text", "text": note}],
+            self.chunks[:sent],
+            is_error=self.is_error or not kept,
+            summary=f"{self.summary}; {note}" if self.summary else note,
+        )
+
 
 class ToolInputError(Exception):
     """A tool call Claude got wrong; it goes back to Claude as an error result."""
+
+
+def _cut_note(sent: int, found: int) -> str:
+    return (
+        f"The context window is full: {sent} of {found} passages of this result were sent. "
+        "Answer from what you have."
+    )
+
+
+# The most a cut tool_result takes beyond the blocks it keeps: framing and the note.
+CUT_RESULT_TOKENS = TOOL_RESULT_FRAMING_TOKENS + estimate_text_tokens(_cut_note(999, 999)) + 2
 
 
 def refused_call(call: ToolCall, message: str) -> ToolOutcome:

@@ -37,12 +37,16 @@ def turn_tokens(turn: Turn) -> int:
     )
 
 
+def usable_window(model: ModelInfo) -> int:
+    """Tokens a request may use, prompt and max_tokens together, with the safety margin kept."""
+    return int(model.context_window_tokens * (1 - WINDOW_SAFETY))
+
+
 def history_budget(
     model: ModelInfo, max_tokens: int, rest_of_prompt_tokens: int, configured: int
 ) -> int:
     """Tokens the earlier turns may take: the configured budget, within what the window leaves."""
-    window = int(model.context_window_tokens * (1 - WINDOW_SAFETY))
-    return max(0, min(configured, window - max_tokens - rest_of_prompt_tokens))
+    return max(0, min(configured, usable_window(model) - max_tokens - rest_of_prompt_tokens))
 
 
 def first_kept_turn(turns: Sequence[Turn], budget_tokens: int) -> int:

@@ -339,6 +339,14 @@ class Settings(BaseSettings):
         description="Tool calls one agentic answer may run; later calls get an error result "
         "telling Claude to answer with what it found.",
     )
+    agent_context_token_budget: int = Field(
+        200_000,
+        ge=2048,
+        description="Most tokens one Claude call of an agentic answer may use, prompt and "
+        "max_tokens together (the model's context window bounds it too). Tool results that "
+        "would pass it are cut, Claude is told so, and the next call is the last: it answers "
+        "from what fits, with no tools to call.",
+    )
     max_batch_questions_in_flight: int = Field(
         2000,
         ge=1,
