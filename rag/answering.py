@@ -443,6 +443,7 @@ class Answerer:
         corpus_version: str,
         model: str,
         variant: str,
+        observe: bool = True,
     ) -> tuple[list[Chunk], list[Chunk]]:
         """The documents block and the chunks that go with it.
 
@@ -452,18 +453,25 @@ class Answerer:
         is read at the cache rate and what retrieval found beyond it goes with the new
         question. Once the entry is gone (or was never written), resending the block would cost
         full price for chunks the follow-up may not need, so the follow-up gets a block of its
-        own, built like a first question's.
+        own, built like a first question's; the cache planner still counts the block as used
+        again (observe=False, a dry run, leaves it alone), so that it learns how often
+        conversations come back and marks the first turns worth writing.
         """
         needed = [
             r.chunk for r in (retrieved if top_k else sized_context(retrieved, self.context_sizing))
         ]
-        if not await self._block_reusable(conversation, corpus_version, model, variant):
+        if not await self._block_reusable(conversation, corpus_version, model, variant, observe):
             return needed, []
         in_block = {c.chunk_id for c in conversation.last_chunks}
         return list(conversation.last_chunks), [c for c in needed if c.chunk_id not in in_block]
 
     async def _block_reusable(
-        self, conversation: Conversation, corpus_version: str, model: str, variant: str
+        self,
+        conversation: Conversation,
+        corpus_version: str,
+        model: str,
+        variant: str,
+        observe: bool,
     ) -> bool:
         """True when the conversation's documents block is current and in the prompt cache."""
         if not conversation.last_chunks or conversation.last_corpus_version != corpus_version:
@@ -472,8 +480,12 @@ class Answerer:
             conversation.last_chunks, conversation.turns, "", {}, model=model_info(model)
         )
         layers = planned_layers(last, model, variant, conversation.conversation_id)
-        keys = [p.key for p in layers if p.layer is not CacheLayer.SYSTEM]
-        return bool(await self.planner.live_keys(keys))
+        cached = [p for p in layers if p.layer is not CacheLayer.SYSTEM]
+        if await self.planner.live_keys(p.key for p in cached):
+            return True
+        if observe:
+            await self.planner.count_uses(cached)
+        return False
 
     async def context_for(
         self,
@@ -487,7 +499,9 @@ class Answerer:
     ) -> tuple[list[Chunk], list[Chunk]]:
         """retrieve_for, then context_of: what a dry run of the ask would send."""
         retrieved = await self.retrieve_for(question, top_k, conversation, trace)
-        return await self.context_of(retrieved, top_k, conversation, corpus_version, model, variant)
+        return await self.context_of(
+            retrieved, top_k, conversation, corpus_version, model, variant, observe=False
+        )
 
     async def _conversation(self, conversation_id: str | None, owner: Owner) -> Conversation:
         if conversation_id is None:

@@ -214,6 +214,16 @@ class CachePlanner:
         pays = Multipliers.of(self._prices, model).saving_per_token(copies - 1, "1h") > 0
         return CacheMark("1h") if pays else None
 
+    async def count_uses(self, layers: Sequence[PlannedLayer]) -> None:
+        """Count layers as used now, though no request sends them.
+
+        For a request that would have resent them had their entries been live: a follow-up
+        whose documents block was never cached gets a block of its own, so without this a
+        block nobody marked would never be seen coming back, and would never be marked.
+        """
+        if self.policy != "off":
+            await asyncio.to_thread(self._count_uses, layers)
+
     async def live(self, key: str) -> bool:
         """True when a mark on key was sent within its TTL: its entry should be readable."""
         return key in await self.live_keys([key])
@@ -242,6 +252,10 @@ class CachePlanner:
             if observe:
                 _observe(session, now, layers, marks)
         return marks
+
+    def _count_uses(self, layers: Sequence[PlannedLayer]) -> None:
+        with self._traffic.planning() as session:
+            _observe(session, self._clock(), layers, {})
 
     def _live_keys(self, keys: list[str]) -> set[str]:
         with self._traffic.reading() as session:

@@ -107,3 +107,33 @@ def test_two_turn_conversations_cost_less_than_caching_off_under_the_default_pol
     cost = sum(u["cost_usd"] for pair in turns for u in pair)
     without_cache = sum(u["cost_without_cache_usd"] for pair in turns for u in pair)
     assert cost < without_cache
+
+
+def test_follow_ups_of_unwritten_blocks_teach_the_planner_to_write_first_turns(
+    client: httpx.Client,
+):
+    questions = [
+        ("Who invented the Fresnel lens?", "What did lighthouse keepers log?"),
+        ("How long does bulk fermentation take?", "Why do bakers score the loaf?"),
+        ("What is the waggle dance for?", "How do bees keep warm in winter?"),
+        ("When were lighthouses automated?", "How do sailors tell lights apart?"),
+        ("How is a sourdough starter fed?", "Why bake in a cast iron pot?"),
+    ]
+    firsts = [ask_json(client, first, top_k=3) for first, _ in questions]
+    # Only the first of them is written on trust; the rest go unmarked, so their follow-ups
+    # find no cached block and get contexts of their own.
+    assert sum(f["usage"]["cache_creation_input_tokens"] > 0 for f in firsts) == 1
+    for first, (_, follow_up) in zip(firsts, questions, strict=True):
+        ask_json(client, follow_up, top_k=3, conversation_id=first["conversation_id"])
+    # Every conversation came back, so the next first turn is worth writing, and read.
+    first = ask_json(client, "How do bees make honey?", top_k=3)
+    again = ask_json(
+        client,
+        "Who lives in a honey bee colony?",
+        top_k=3,
+        conversation_id=first["conversation_id"],
+    )
+    assert first["usage"]["cache_creation_input_tokens"] > 0
+    assert (
+        again["usage"]["cache_read_input_tokens"] >= first["usage"]["cache_creation_input_tokens"]
+    )
