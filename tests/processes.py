@@ -55,19 +55,30 @@ ENGINES = ("torch", "chromadb", "sentence_transformers", "anthropic", "api.emula
 
 
 # What a command sent to a server must not load either: each is start-up a terminal waits for
-# and a client never uses (the settings model, the database layer, numpy, asyncio, the
-# command line that httpx carries).
+# and a client never uses (the settings model, the database layer, numpy, asyncio, typer and
+# the pydantic it checks options with, an HTTP library where the standard library's will do).
 NOT_FOR_A_CLIENT = (
     *ENGINES,
     "rag.settings",
     "pydantic_settings",
+    "pydantic",
+    "pydantic_core",
+    "typer",
+    "click",
     "rag.storage",
     "sqlalchemy",
     "numpy",
     "asyncio",
     "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
     "pygments",
 )
+
+# A command that prints plain lines (ask, search, batch) needs no terminal toolkit either; only
+# the usage tables and the ingest progress bar use rich.
+NOT_FOR_PLAIN_LINES = (*NOT_FOR_A_CLIENT, "rich")
 
 
 def engines_loaded(modules_file: Path) -> list[str]:
@@ -75,9 +86,12 @@ def engines_loaded(modules_file: Path) -> list[str]:
     return _loaded(modules_file, ENGINES)
 
 
-def more_than_a_client(modules_file: Path) -> list[str]:
-    """What a run_strata(modules_file=...) process imported that a client should not."""
-    return _loaded(modules_file, NOT_FOR_A_CLIENT)
+def more_than_a_client(modules_file: Path, plain_lines: bool = False) -> list[str]:
+    """What a run_strata(modules_file=...) process imported that a client should not.
+
+    plain_lines: the command prints plain lines, so rich is too much as well.
+    """
+    return _loaded(modules_file, NOT_FOR_PLAIN_LINES if plain_lines else NOT_FOR_A_CLIENT)
 
 
 def _loaded(modules_file: Path, names: tuple[str, ...]) -> list[str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import typer
-
 from api.cli_output import (
     NO_CHUNKS,
     conversation_line,
@@ -18,6 +16,7 @@ from api.cli_output import (
     usage_line,
 )
 from api.client.http import ServerClient
+from api.client.printing import echo
 from api.control_chars import for_terminal
 
 
@@ -48,45 +47,45 @@ def print_answer(client: ServerClient, body: dict[str, Any]) -> int:
     if not body["stream"]:
         answer = client.post("/v1/ask", body)
         if answer.get("thinking"):
-            typer.secho(for_terminal(answer["thinking"]), nl=False, err=True, dim=True)
+            echo(for_terminal(answer["thinking"]), nl=False, err=True, dim=True)
         text = answer["answer"]
         if answer.get("structured") is not None:
             # The local command prints a JSON answer's text as Claude wrote it: the object.
             text = _structured_text(answer["structured"])
-        typer.echo(for_terminal(text), nl=False)
+        echo(for_terminal(text), nl=False)
         _print_end(answer["sources"], answer["conversation_id"], answer["answer_cached"])
-        typer.echo(usage_line(answer["usage"]))
+        echo(usage_line(answer["usage"]))
         return 0
     usage: dict[str, Any] | None = None
     with client.events("/v1/ask", body) as events:
         for name, data in events:
             if name == "delta":
-                typer.echo(for_terminal(data["text"]), nl=False)
+                echo(for_terminal(data["text"]), nl=False)
             elif name == "thinking":
-                typer.secho(for_terminal(data["text"]), nl=False, err=True, dim=True)
+                echo(for_terminal(data["text"]), nl=False, err=True, dim=True)
             elif name == "tool_call":
-                typer.secho(tool_call_line(data["name"], data["input"]), err=True, dim=True)
+                echo(tool_call_line(data["name"], data["input"]), err=True, dim=True)
             elif name == "tool_result":
                 line = tool_result_line(data["name"], data["is_error"], data["summary"])
-                typer.secho(line, err=True, dim=True)
+                echo(line, err=True, dim=True)
             elif name == "iteration_limit":
-                typer.secho(for_terminal(f"strata: {data['message']}"), err=True, dim=True)
+                echo(for_terminal(f"strata: {data['message']}"), err=True, dim=True)
             elif name == "usage":
                 usage = data
             elif name == "done":
                 _print_end(data["sources"], data["conversation_id"], data["answer_cached"])
             elif name == "error":
-                typer.echo(for_terminal(f"\nstrata: {data['message']}"), err=True)
+                echo(for_terminal(f"\nstrata: {data['message']}"), err=True)
                 return 1
     if usage is not None:
-        typer.echo(usage_line(usage))
+        echo(usage_line(usage))
     return 0
 
 
 def print_dry_run(client: ServerClient, body: dict[str, Any]) -> int:
     """Count and price the question on the server, without answering it."""
     for line in dry_run_lines(client.post("/v1/ask", {**body, "dry_run": True})):
-        typer.echo(line)
+        echo(line)
     return 0
 
 
@@ -94,20 +93,20 @@ def print_search(client: ServerClient, query: str, top_k: int) -> int:
     """The chunks the server retrieves for query, best first."""
     found = client.post("/v1/search", {"query": query, "top_k": top_k})["results"]
     if not found:
-        typer.echo(NO_CHUNKS)
+        echo(NO_CHUNKS)
     for rank, hit in enumerate(found, start=1):
         for line in search_lines(rank, hit["score"], hit["source"], hit["chunk_id"], hit["text"]):
-            typer.echo(line)
+            echo(line)
     return 0
 
 
 def _print_end(sources: list[dict[str, Any]], conversation_id: str, cached: bool) -> None:
-    typer.echo("\n")
+    echo("\n")
     if sources:
-        typer.echo("Sources:")
+        echo("Sources:")
         for source in sources:
-            typer.echo(source_line(source["title"], source["source"], source["chunk_id"]))
-    typer.echo(conversation_line(conversation_id, cached))
+            echo(source_line(source["title"], source["source"], source["chunk_id"]))
+    echo(conversation_line(conversation_id, cached))
 
 
 def _structured_text(structured: dict[str, Any]) -> str:

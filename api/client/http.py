@@ -1,22 +1,31 @@
-"""One connection to a running Strata server: JSON calls and answer streams over httpx2.
+"""One connection to a running Strata server: JSON calls and answer streams over http.client.
 
-Every failure (refused connection, timeout, an error status) becomes a ServerError whose
-message is one line for the terminal, naming the server and, for an error status, what the
-server said.
+The standard library's HTTP client, because a client command's start-up is mostly imports: an
+HTTP library (with its pool, its TLS defaults and its models) costs more than the rest of the
+command. Every failure (refused connection, timeout, an error status) becomes a ServerError
+whose message is one line for the terminal, naming the server and, for an error status, what
+the server said.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
-
-import httpx2
+from urllib.parse import urlencode, urlsplit
 
 # Answers stream for as long as Claude writes; only the wait for a connection is short.
-_TIMEOUT = httpx2.Timeout(300.0, connect=10.0)
+_CONNECT_SECONDS = 10.0
+_READ_SECONDS = 300.0
+# What a connection the server closed while idle raises on its next request: sent again once.
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+# A file name in a form: quotes, backslashes and control characters (but escape) escaped, as
+# browsers and the httpx family escape them (the server cleans the name of the rest).
+_FORM_ESCAPES = {'"': "%22", "\\": "\\\\"} | {chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}
 
 
 class ServerError(Exception):
@@ -32,17 +41,20 @@ class ServerError(Exception):
 
 
 class ServerClient:
-    """A client of the server at url, sending api_key (when given) as a bearer token."""
+    """A client of the server at url, sending api_key (when given) as a bearer token.
+
+    One kept-alive connection; requests never leave url (redirects are not followed).
+    """
 
     def __init__(self, url: str, api_key: str | None) -> None:
         self.url = url.rstrip("/")
-        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        # A plain-http server needs no TLS: skip loading the certificate store, a good part of
-        # a command's start-up. Requests never leave base_url (redirects are not followed).
-        plain = self.url.startswith("http://")
-        self._http = httpx2.Client(
-            base_url=self.url, headers=headers, timeout=_TIMEOUT, verify=not plain
-        )
+        parts = urlsplit(self.url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if self._https else 80)
+        self._prefix = parts.path
+        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self._connection: http.client.HTTPConnection | None = None
 
     def __enter__(self) -> ServerClient:
         return self
@@ -53,66 +65,149 @@ class ServerClient:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self._http.close()
+        if self._connection is not None:
+            self._connection.close()
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """The JSON body of GET path."""
-        with self._failures():
-            response = self._http.get(path, params=params)
-        return self._json(response)
+        query = f"?{urlencode(params)}" if params else ""
+        return self._json(self._request("GET", path + query))
 
     def post(
-        self, path: str, body: dict[str, Any] | None = None, files: list[Any] | None = None
+        self, path: str, body: dict[str, Any] | None = None, file: tuple[str, bytes] | None = None
     ) -> Any:
-        """The JSON body of POST path with a JSON body, or with multipart files."""
-        with self._failures():
-            response = self._http.post(path, json=body, files=files)
-        return self._json(response)
+        """The JSON body of POST path with a JSON body, or with one file (name, bytes)."""
+        if file is not None:
+            content, content_type = _multipart("files", *file)
+        else:
+            content, content_type = json.dumps(body).encode(), "application/json"
+        return self._json(self._request("POST", path, content, {"content-type": content_type}))
 
     @contextmanager
     def events(self, path: str, body: dict[str, Any]) -> Iterator[Iterator[tuple[str, Any]]]:
         """The server-sent events of POST path as (event name, decoded data), as they come."""
-        with self._failures(), self._http.sse(path, method="POST", json=body) as source:
-            response = source.response
-            if not response.is_success:
-                response.read()
-                self._json(response)
-            yield ((event.event, json.loads(event.data)) for event in source)
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+            "cache-control": "no-store",
+        }
+        response = self._request("POST", path, json.dumps(body).encode(), headers)
+        if response.status >= 300:
+            self._json(response)
+        yield self._events(response)
 
-    def _json(self, response: httpx2.Response) -> Any:
-        if response.is_success:
-            return response.json()
-        raise self._refusal(response)
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> http.client.HTTPResponse:
+        headers = headers or {}
+        with self._failures():
+            kept = self._connection
+            if kept is not None and kept.sock is not None:
+                try:
+                    return self._exchange(kept, method, path, body, headers)
+                except _STALE:
+                    kept.close()
+            self._connection = self._connect()
+            return self._exchange(self._connection, method, path, body, headers)
 
-    def _refusal(self, response: httpx2.Response) -> ServerError:
-        status = response.status_code
+    def _exchange(
+        self,
+        connection: http.client.HTTPConnection,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+    ) -> http.client.HTTPResponse:
+        connection.request(method, self._prefix + path, body, self._headers | dict(headers))
+        return connection.getresponse()
+
+    def _connect(self) -> http.client.HTTPConnection:
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        connection = kind(self._host, self._port, timeout=_CONNECT_SECONDS)
         try:
-            message = str(response.json()["error"]["message"])
+            connection.connect()
+        except TimeoutError:
+            raise ServerError(f"the server at {self.url} did not answer in time") from None
+        except OSError as exc:
+            raise ServerError(
+                f"cannot reach a Strata server at {self.url} ({_reason(exc)}); "
+                "is `strata serve` running there?"
+            ) from None
+        if connection.sock is not None:
+            connection.sock.settimeout(_READ_SECONDS)
+        return connection
+
+    def _json(self, response: http.client.HTTPResponse) -> Any:
+        with self._failures():
+            data = response.read()
+        if response.status < 300:
+            return json.loads(data)
+        raise self._refusal(response, data)
+
+    def _refusal(self, response: http.client.HTTPResponse, data: bytes) -> ServerError:
+        status = response.status
+        try:
+            message = str(json.loads(data)["error"]["message"])
         except (ValueError, KeyError, TypeError):
-            message = response.reason_phrase or "no reason given"
+            message = response.reason or "no reason given"
         message = " ".join(message.split())
         hint = ""
+        retry_after = response.getheader("retry-after")
         if status == 401:
             hint = "; set STRATA_API_KEY to one of the server's keys"
-        elif status == 429 and "retry-after" in response.headers:
-            hint = f"; retry after {response.headers['retry-after']} s"
+        elif status == 429 and retry_after is not None:
+            hint = f"; retry after {retry_after} s"
         return ServerError(
             f"the server at {self.url} answered {status}: {message}{hint}", status, message
         )
+
+    def _events(self, response: http.client.HTTPResponse) -> Iterator[tuple[str, Any]]:
+        """An event stream's events, read line by line (comments, ids and retries ignored)."""
+        name = "message"
+        data: list[str] = []
+        while True:
+            with self._failures():
+                raw = response.readline()
+            if not raw:
+                return
+            line = raw.decode().rstrip("\r\n")
+            if not line:
+                if data:
+                    yield name, json.loads("\n".join(data))
+                name, data = "message", []
+                continue
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
 
     @contextmanager
     def _failures(self) -> Iterator[None]:
         try:
             yield
-        except httpx2.ConnectError as exc:
-            raise ServerError(
-                f"cannot reach a Strata server at {self.url} ({_reason(exc)}); "
-                "is `strata serve` running there?"
-            ) from None
-        except httpx2.TimeoutException:
+        except TimeoutError:
             raise ServerError(f"the server at {self.url} did not answer in time") from None
-        except httpx2.HTTPError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise ServerError(f"the connection to {self.url} failed: {_reason(exc)}") from None
+
+
+def _multipart(field: str, name: str, data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body of one file, and its content type."""
+    boundary = os.urandom(16).hex()
+    quoted = "".join(_FORM_ESCAPES.get(ch, ch) for ch in name)
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="{field}"; filename="{quoted}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    )
+    body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def _reason(exc: Exception) -> str:

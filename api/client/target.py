@@ -11,16 +11,19 @@ two readers to the same answers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Server:
+class Server(NamedTuple):
     """A running Strata server and the key to send it (None: send none)."""
 
     url: str
-    api_key: str | None = field(repr=False)
+    api_key: str | None
+
+    def __repr__(self) -> str:
+        # Never the key: a traceback's locals must not show it.
+        return f"Server(url={self.url!r})"
 
 
 def find_server(url: str | None, environ: Mapping[str, str]) -> Server | None:

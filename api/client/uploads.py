@@ -100,9 +100,7 @@ def run_ingest(client: ServerClient, paths: Sequence[Path], out: Console, err: C
 def _upload(client: ServerClient, name: str, data: bytes) -> dict[str, Any]:
     # The type is left to the server, from the bytes and the name, as a local ingest does.
     try:
-        reply = client.post(
-            "/v1/documents", files=[("files", (name, data, "application/octet-stream"))]
-        )
+        reply = client.post("/v1/documents", file=(name, data))
     except ServerError as exc:
         if exc.status not in _FILE_REFUSALS:
             raise

@@ -61,7 +61,7 @@ def test_an_ask_through_the_server_prints_the_local_answer_and_loads_no_engine(
         r"cost \$\d+\.\d{6}, saved \$-?\d+\.\d{6}",
         usage,
     )
-    assert more_than_a_client(modules) == []
+    assert more_than_a_client(modules, plain_lines=True) == []
     assert not (tmp_path / "client").exists()
     assert follow_up.returncode == 0, follow_up.stderr
     assert f"Conversation: {conversation}" in follow_up.stdout
@@ -89,7 +89,7 @@ def test_a_search_through_the_server_prints_what_the_local_search_prints(
     assert remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout
     assert "bees.md" in remote.stdout.splitlines()[0]
-    assert more_than_a_client(modules) == []
+    assert more_than_a_client(modules, plain_lines=True) == []
 
 
 def test_escape_sequences_in_a_document_never_reach_the_terminal_through_the_server(

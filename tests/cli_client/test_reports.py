@@ -34,7 +34,15 @@ def test_a_batch_through_the_server_waits_and_prints_each_answer(
 ) -> None:
     questions = tmp_path / "questions.txt"
     questions.write_text("How do bees make honey?\n\nWhat is a sourdough starter?\n")
-    result = run_strata("batch", str(questions), "--url", strata_url, home=tmp_path / "client")
+    modules = tmp_path / "modules.txt"
+    result = run_strata(
+        "batch",
+        str(questions),
+        "--url",
+        strata_url,
+        home=tmp_path / "client",
+        modules_file=modules,
+    )
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -44,3 +52,4 @@ def test_a_batch_through_the_server_waits_and_prints_each_answer(
     assert any(line.startswith("[2] What is a sourdough starter?") for line in lines)
     assert sum(line.startswith("Usage: ") and "batch price $" in line for line in lines) == 2
     assert lines[-1].endswith("ended: 2 succeeded.")
+    assert more_than_a_client(modules, plain_lines=True) == []

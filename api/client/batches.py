@@ -1,35 +1,22 @@
-"""`strata usage` and `strata batch` sent to a server: /v1/usage and /v1/batches."""
+"""`strata batch` sent to a server: POST /v1/batches, then its status and results."""
 
 from __future__ import annotations
 
-import json
 import time
-from datetime import UTC, datetime, timedelta
-
-import typer
-from rich.console import Console
+from pathlib import Path
 
 from api.cli_output import batch_lines, batch_result_lines, results_hint
 from api.client.http import ServerClient
-from api.usage_report import print_usage
+from api.client.printing import echo
 
 # Waiting at a terminal: ask for the batch's status every second.
 _WAIT_POLL_SECONDS = 1.0
 
 
-def run_usage(client: ServerClient, days: int | None, as_json: bool, out: Console) -> int:
-    """The server's savings summary of the last days (all time when None)."""
-    params: dict[str, str] = {"group_by": "feature,model,layer"}
-    if days:
-        params["since"] = (datetime.now(UTC) - timedelta(days=days)).isoformat()
-    summary = client.get("/v1/usage/summary", params)
-    if as_json:
-        out.print_json(json.dumps(summary))
-        return 0
-    since = {"since": params["since"]} if days else {}
-    layers = client.get("/v1/usage/insights", since)["layers"]
-    print_usage(summary, layers, out)
-    return 0
+def read_questions(file: Path) -> list[str]:
+    """The questions of a batch file: one a line, blank lines skipped."""
+    questions = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
+    return [question for question in questions if question]
 
 
 def run_batch(
@@ -44,7 +31,7 @@ def run_batch(
     batch = client.post("/v1/batches", body)
     _echo(batch_lines(batch, submitted=True))
     if not wait:
-        typer.echo(results_hint(batch["id"]))
+        echo(results_hint(batch["id"]))
         return 0
     while not batch["usage_recorded"]:
         time.sleep(_WAIT_POLL_SECONDS)
@@ -59,4 +46,4 @@ def run_batch(
 
 def _echo(lines: list[str]) -> None:
     for line in lines:
-        typer.echo(line)
+        echo(line)
