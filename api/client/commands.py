@@ -1,8 +1,9 @@
 """The client commands: each sends one command to a server, prints its output, gives its exit code.
 
-Both command lines run them: api/cli.py on a command read without typer, and the typer commands
-(api/commands.py) when the settings rather than `--url` or the environment named the server. A
-failure to talk to the server is one line on stderr and exit code 1.
+Both command lines run them: api/cli.py on a command read without typer (BY_NAME, with the
+values of api/client/arguments.py), and the typer commands (api/commands.py) when the settings
+rather than `--url` or the environment named the server. A failure to talk to the server is
+one line on stderr and exit code 1.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from api.client.answers import ask_body, print_answer, print_dry_run, print_search
-from api.client.arguments import read_command
 from api.client.batches import read_questions, run_batch
 from api.client.http import ServerClient, ServerError
 from api.client.printing import echo
-from api.client.target import Server, find_server
+from api.client.target import Server
 from api.control_chars import for_terminal
 
 
@@ -92,20 +92,3 @@ BY_NAME: Mapping[str, Callable[..., int]] = {
     "batch": batch,
     "ingest": ingest,
 }
-
-
-def run(argv: Sequence[str], environ: Mapping[str, str]) -> int | None:
-    """Run argv if it is a client command, plainly given, for a server named by --url or environ.
-
-    None: anything else, for the full command line (which also runs what the settings send to
-    a server).
-    """
-    read = read_command(argv)
-    if read is None:
-        return None
-    name, values = read
-    url = values.pop("url")
-    server = find_server(url if isinstance(url, str) else None, environ)
-    if server is None:
-        return None
-    return BY_NAME[name](server, **values)

@@ -1,5 +1,5 @@
 """The CLI as whole processes: an unchanged re-ingest against the first ingest, and a question
-asked through a running server against one answered locally.
+asked through a running server against one answered locally and against a bare Python start.
 
 Each figure is a process's wall time from start to exit, start-up included, as a user sees it;
 the ratios are measured in one run. The corpus is real text: data/sample plus topics of the
@@ -25,6 +25,7 @@ TOPICS = 40
 REINGEST_RUNS = 3
 LOCAL_ASKS = 2
 SERVER_ASKS = 5
+STRATA = "from api.cli import main; main()"
 QUESTIONS = [
     "How do I reverse a list in place?",
     "What does the with statement do?",
@@ -51,9 +52,9 @@ def _environment(home: Path) -> dict[str, str]:
     return env
 
 
-def _timed(args: list[str], env: dict[str, str], cwd: Path) -> float:
-    """Wall seconds of `strata ARGS` as a process; it must succeed."""
-    command = [sys.executable, "-c", "from api.cli import main; main()", *args]
+def _timed(args: list[str], env: dict[str, str], cwd: Path, code: str = STRATA) -> float:
+    """Wall seconds of `strata ARGS` (or of another code) as a process; it must succeed."""
+    command = [sys.executable, "-c", code, *args]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=1800)
     seconds = time.perf_counter() - started
@@ -82,6 +83,8 @@ def run() -> dict[str, object]:
             ]
         finally:
             replica.stop()
+        # What any Python process costs on this machine now: the floor of a client command.
+        bare = [_timed([], env, root, code="pass") for _ in range(SERVER_ASKS)]
     return {
         "corpus_files": TOPICS + sum(1 for _ in SAMPLE.iterdir()),
         "first_ingest_process_s": round(first, 2),
@@ -91,5 +94,9 @@ def run() -> dict[str, object]:
         "local_ask_process_s": round(statistics.median(local), 2),
         "server_ask_process_s": round(statistics.median(served), 3),
         "ask_process_speedup": round(statistics.median(local) / statistics.median(served), 1),
+        "bare_python_process_s": round(statistics.median(bare), 3),
+        "server_ask_over_bare_python": round(
+            statistics.median(served) / statistics.median(bare), 1
+        ),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
