@@ -3,7 +3,9 @@
 Blocks (paragraphs, lists, code, tables) under one heading path are packed whole into a chunk
 while they fit. A block too big for the window is split at token boundaries, preferably at a
 line or sentence end, and only those forced splits overlap a little, so a sentence cut in two
-is still found whole in one of the halves. Nothing is ever truncated by the model.
+is still found whole in one of the halves. Nothing is ever truncated by the model. A piece
+without a letter or digit (what is left of a layout table, a rule) is no chunk: it holds
+nothing to find, yet its vector, all headings, outranks real answers under those headings.
 """
 
 from __future__ import annotations
@@ -137,7 +139,12 @@ def chunk_document(document: Document, tokenizer: Tokenizer) -> list[Chunk]:
             last.tokens += block.tokens
         else:
             groups.append(block)
-    return [_chunk(document, text, position, group) for position, group in enumerate(groups)]
+    worded = [g for g in groups if _has_word(text[g.start : g.end])]
+    return [_chunk(document, text, position, group) for position, group in enumerate(worded)]
+
+
+def _has_word(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
 
 
 def _chunk(document: Document, text: str, position: int, group: _Piece) -> Chunk:

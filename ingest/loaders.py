@@ -387,7 +387,8 @@ def load_document(
         else:
             sections, title = _paragraphs(text), None
         title = title or _first_line_title(text, name)
-    if not any(section.text.strip() for section in sections):
+    # Only letters and digits can be searched for (the chunker drops pieces without them).
+    if not any(ch.isalnum() for section in sections for ch in section.text):
         raise EmptyDocument(f"{name} has no text to index")
     return Document(
         document_id=document_id_of(data),

@@ -1,12 +1,15 @@
-"""Finds the chunks for a question: dense search, optionally re-ranked with BM25, within a budget.
+"""Finds the chunks for a question: dense search, re-ranked with BM25 (hybrid), within a budget.
 
-Dense search asks Chroma for the nearest chunks to the question's embedding. With hybrid on,
-it asks for a wider pool (three candidates per chunk wanted), and BM25 (bm25s, over the same
-text that is embedded: title, headings and text, English stop words dropped and words stemmed)
-ranks that pool lexically; the pool is then ordered by weighted reciprocal rank fusion of the
-two rankings, score = 1 / (k + dense rank) + weight / (k + BM25 rank). Only the order changes:
-each result keeps its cosine similarity as its score, so context sizing reads one scale either
-way. The pool, k and weight were tuned on the `tune` half of the benchmark's FAQ sets
+Dense search asks Chroma for a pool of the nearest chunks to the question's embedding (three
+candidates per chunk wanted). With hybrid on (the default), BM25 (bm25s, over the same text
+that is embedded: title, headings and text, English stop words dropped and words stemmed)
+ranks that pool lexically, and the pool is ordered by weighted reciprocal rank fusion of the
+two rankings, score = 1 / (k + dense rank) + weight / (k + BM25 rank). Either way the best
+chunk of each section (a document's heading path) then comes before a second chunk of any
+section, so one long section split into several chunks does not fill the places that other
+sections' answers would take. Only the order changes: each result keeps its cosine similarity
+as its score, so context sizing reads one scale either way. The pool, k, weight and the
+section order were tuned on the `tune` half of the benchmark's FAQ sets
 (tests/benchmarks/bench_retrieval.py). The BM25 index is rebuilt when the corpus version
 changes.
 
@@ -32,7 +35,8 @@ from rag.types import Chunk, RetrievedChunk
 # The constant of reciprocal rank fusion. Cormack et al. (2009) use 60 over whole rankings;
 # over a pool of a few dozen, 10 ranked the answer higher on both tuning sets.
 RRF_K = 10
-# Dense search fetches this many candidates per chunk asked for; BM25 re-ranks them.
+# Dense search fetches this many candidates per chunk asked for; BM25 and the section order
+# re-rank them.
 _CANDIDATES_PER_RESULT = 3
 
 
@@ -85,9 +89,9 @@ class Retriever:
         embedder: _Embedder,
         store: _Store,
         corpus_version: Callable[[], str],
-        hybrid: bool = False,
+        hybrid: bool = True,
         context_token_budget: int = 12_000,
-        lexical_weight: float = 0.4,
+        lexical_weight: float = 0.3,
         tracing: Tracing = NO_TRACING,
         outside_corpus: Callable[[], Collection[str]] = frozenset,
         vector_space: str = "",
@@ -108,18 +112,18 @@ class Retriever:
     async def search(self, query: str, top_k: int) -> list[RetrievedChunk]:
         """The top_k chunks for query, best first, of documents whose indexing is done."""
         excluded = frozenset(await asyncio.to_thread(self._outside_corpus))
+        wanted = top_k * _CANDIDATES_PER_RESULT
         if not self.hybrid:
             vector = await self._embedder.aembed_query(query)
-            return await asyncio.to_thread(self._store.nearest, vector, top_k, excluded)
+            pool = await asyncio.to_thread(self._store.nearest, vector, wanted, excluded)
+            return sections_first(pool)[:top_k]
         lexical = await self._lexical_index()
         # The lexical scores need no vector: they run on the second core while the query embeds.
         vector, words = await asyncio.gather(
             self._embedder.aembed_query(query), asyncio.to_thread(lexical.scores, query)
         )
-        pool = await asyncio.to_thread(
-            self._store.nearest, vector, top_k * _CANDIDATES_PER_RESULT, excluded
-        )
-        return rerank(pool, words, self.lexical_weight)[:top_k]
+        pool = await asyncio.to_thread(self._store.nearest, vector, wanted, excluded)
+        return sections_first(rerank(pool, words, self.lexical_weight))[:top_k]
 
     def key_fields(self) -> dict[str, object]:
         """What decides the chunks found besides the query and the corpus (for cache keys)."""
@@ -167,6 +171,26 @@ def rerank(
         fused[chunk_id] += weight / (k + rank)
     # sorted is stable: ties keep the dense order.
     return sorted(pool, key=lambda r: -fused[r.chunk.chunk_id])
+
+
+def sections_first(results: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    """The same results, best first, but each section's best chunk before any second chunk.
+
+    A section is a document's heading path. A chunk under no heading is a section of its own,
+    so the chunks of a document without headings keep their order.
+    """
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    leading: list[RetrievedChunk] = []
+    following: list[RetrievedChunk] = []
+    for result in results:
+        chunk = result.chunk
+        if not chunk.heading_path:
+            leading.append(result)
+            continue
+        section = (chunk.document_id, chunk.heading_path)
+        (following if section in seen else leading).append(result)
+        seen.add(section)
+    return leading + following
 
 
 def within_budget(results: list[RetrievedChunk], budget_tokens: int) -> list[RetrievedChunk]:

@@ -222,12 +222,14 @@ class Settings(BaseSettings):
         10, ge=1, le=50, description="Largest `max_iterations` an agentic ask may ask for."
     )
     hybrid_search: bool = Field(
-        False,
+        True,
         description="Re-rank dense search's candidates (three per chunk wanted) with BM25 by "
-        "weighted reciprocal rank fusion; scores stay cosine similarities.",
+        "weighted reciprocal rank fusion; scores stay cosine similarities. On by default: it "
+        "ranks the answer higher on the `tune` half of both of the retrieval benchmark's FAQ "
+        "sets.",
     )
     hybrid_lexical_weight: float = Field(
-        0.4,
+        0.3,
         ge=0,
         le=10,
         description="With hybrid search, BM25's weight in the fusion against dense search's 1. "

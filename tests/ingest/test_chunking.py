@@ -96,3 +96,23 @@ def test_a_forced_split_prefers_sentence_ends(embedder: Embedder) -> None:
     pieces = [c for c in chunk_document(document, embedder) if c.heading_path == ("Owls", "Long")]
 
     assert all(p.text.rstrip().endswith((".", "```")) for p in pieces)
+
+
+def test_a_piece_without_letters_or_digits_is_no_chunk(embedder: Embedder) -> None:
+    # A navigation table of image links, as generated manuals carry, leaves only table rules.
+    nav = (
+        '<table><tr><td><a href="prev.html"><img src="prev.png" alt=""></a></td>'
+        '<td><a href="next.html"><img src="next.png" alt=""></a></td></tr></table>'
+    )
+    page = f"<html><body><h1>Kernels</h1>{nav}<h2>Custom kernels</h2><p>Use make.</p>{nav}"
+    document = load_document(f"{page}</body></html>".encode(), "kernels.html")
+    assert any(not any(ch.isalnum() for ch in s.text) for s in document.sections)
+
+    chunks = chunk_document(document, embedder)
+
+    # The table alone under "Kernels" is gone; the one after the text rides along with it.
+    assert len(chunks) == 1
+    assert chunks[0].text.startswith("Use make.")
+    assert chunks[0].heading_path == ("Kernels", "Custom kernels")
+    assert chunks[0].position == 0
+    assert chunks[0].chunk_id == f"{document.document_id}:0"

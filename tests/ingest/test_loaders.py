@@ -118,6 +118,11 @@ def test_bad_files_are_refused_with_a_reason(
         load_document(data, name)
 
 
+def test_a_document_of_rules_and_empty_table_cells_has_nothing_to_index() -> None:
+    with pytest.raises(EmptyDocument, match="no text to index"):
+        load_document(b"| |\n|---|\n\n* * *\n", "rules.md")
+
+
 def test_a_declared_content_type_that_contradicts_the_bytes_is_refused() -> None:
     with pytest.raises(UnsupportedDocument, match="claims to be application/pdf"):
         check_document(b"Words, not a PDF.", "upload", declared_type="application/pdf")
