@@ -131,7 +131,7 @@ class ServerClient:
         try:
             connection.connect()
         except TimeoutError:
-            raise ServerError(f"the server at {self.url} did not answer in time") from None
+            raise  # _failures says it: the server did not answer in time
         except OSError as exc:
             raise ServerError(
                 f"cannot reach a Strata server at {self.url} ({_reason(exc)}); "
