@@ -9,13 +9,18 @@ prompt with a key naming its cached bytes (model, request options and content). 
    Its entry is live, so the mark reads it (r instead of 1.0) and refreshes it; only the
    tokens added since (a conversation's new turns) are written. This is what makes the last
    use of a run, the second turn of a conversation and the last call of an agent loop pay.
-3. Cold: a layer nobody wrote is marked only if the expected saving is positive, for the better
-   of the two TTLs:  E_ttl * (1 - r) - (w_ttl - 1) > 0,  where E_ttl is the expected number of
-   further uses of the key, each within the TTL of the one before, learned from traffic (see
-   ReuseTracker). Gaps of a minute give E_5m = E_1h and the cheaper 5-minute write wins; gaps
-   of 10 to 50 minutes give E_5m = 0, and the 1-hour write pays once E_1h > (w1h - 1)/(1 - r),
-   about 1.1 further uses at 2x / 0.1x. Only the tokens the mark would add past the layer
-   before are weighed: a conversation mark is priced by its new turns alone.
+3. Cold: a layer nobody wrote is marked only if the expected saving is positive. A 5-minute
+   write serves the key's chain (uses each within five minutes of the one before): it pays
+   when  F * (1 - r) > w5 - 1,  F the expected further uses of the chain (ReuseTracker), so a
+   session's follow-ups a minute apart pay for it. A 1-hour write serves the chains that
+   return within the hour too, R of them expected (ReturnTracker); it is chosen when
+   (F + R) * (1 - r) - (w1h - 1) beats the 5-minute write (or none) plus the value of waiting
+   for the first return and deciding then: a key that came back once is likelier to come
+   back again, and waiting costs one use, while a 1-hour write on a key that never returns
+   is lost. Gaps of 10 to 50 minutes give F = 0 and a 1-hour write once recent keys show
+   returns; a popular key moves to a 1-hour entry on its own returns. Only the tokens the
+   mark would add past the layer before are weighed: a conversation mark is priced by its
+   new turns alone.
 4. The system layer (tools and system prompt, the same bytes for every request) is marked
    whenever it reaches the minimum: it is read back whenever there is traffic.
 5. A batch knows its reuse: n requests sharing a prefix write it once and read it n - 1 times.
@@ -129,9 +134,9 @@ class ReuseTracker:
     new key once, and traffic in which nothing repeats stops it at the next call.
 
     Past its second use the prior's returning pseudo-run goes on as long again as the key's
-    own run so far: the key's own evidence. Few other runs reach a popular key's count, so
-    the mean over them alone says little, and a chunk set asked every ten minutes for an hour
-    is worth a 1-hour entry however rarely the other sets come back.
+    own run so far: the key's own evidence, as few other runs reach a popular key's count.
+    The planner asks it about 5-minute runs, a key's chains of uses (see ReturnTracker for
+    what comes back later).
 
     The runs (the last thousand of each kind and TTL) live in the shared database
     (rag/storage/cache_traffic.py), so every replica learns from all the traffic.
@@ -171,6 +176,92 @@ class ReuseTracker:
     def _since(self, now: float) -> float:
         """The earliest last use of a run still going at now."""
         return now - TTL_SECONDS[self._ttl]
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnOutlook:
+    """What a key's run of chains is expected to do after the chain a use is in.
+
+    expected: further chains (returns) of the run. waiting: the expected saving per token of
+    writing no 1-hour entry now and deciding again at the first return, as a multiple of the
+    input price.
+    """
+
+    expected: float
+    waiting: float
+
+
+class ReturnTracker:
+    """Learns whether a key comes back within the hour once its chain of uses has ended.
+
+    A chain is uses of a key each within five minutes of the one before: what one 5-minute
+    entry serves. A run is a key's chains, each starting within the hour of the run's last
+    use: what one 1-hour entry serves. The tracker counts each run's chains (the last thousand
+    runs of each kind, in the shared database, next to ReuseTracker's).
+
+    Beyond what a 5-minute write serves, a 1-hour write pays only through returns. Their
+    mean is a poor guide: one popular key's run of thirty returns outweighs twenty keys that
+    never come back, and a 1-hour write on each of those twenty is lost. Writing can also
+    wait: a key that does come back is cold again at its return and can be written then, with
+    the evidence that it came back, at the cost of that one use. So outlook weighs, from the
+    share of runs at each count of chains that went on to another, writing now against
+    waiting for the first return.
+
+    A prior starts it off, as in ReuseTracker: two runs stop at the key's count, and as many
+    runs as the key has returned (at least one) go on as long again as it has.
+    """
+
+    def __init__(
+        self,
+        session: TrafficSession,
+        kind: str,
+        prior_repeats: float = 1.0,
+        prior_fresh: float = 2.0,
+    ) -> None:
+        self._session = session
+        self._kind = f"{kind}:returns"
+        self._prior = (prior_repeats, prior_fresh)
+
+    def chains(self, key: str, now: float, starts_chain: bool) -> int:
+        """The chains of key's current run, counting the one this use is in."""
+        going = self._session.run_uses(self._kind, "1h", key, self._since(now))
+        return going + 1 if starts_chain or going == 0 else going
+
+    def outlook(
+        self, key: str, now: float, starts_chain: bool, read: float, premium: float
+    ) -> ReturnOutlook:
+        """The expected returns of key's run and the value of waiting for the first of them.
+
+        read is the read price and premium what a 1-hour write costs beyond what a chain pays
+        without one, both as multiples of the input price.
+        """
+        chains = self.chains(key, now, starts_chain)
+        lengths = self._session.run_lengths(self._kind, "1h", chains, key, self._since(now))
+        prior_repeats, prior_fresh = self._prior
+        own = max(1, chains - 1)
+        top = max([chains + own, *lengths])
+
+        def reaching(count: int) -> float:
+            pool = sum(runs for length, runs in lengths.items() if length >= count)
+            going_on = prior_repeats * own if count <= chains + own else 0.0
+            return pool + going_on + (prior_fresh if count == chains else 0.0)
+
+        # Backwards from the longest run: `expected` further returns and `value`, the best
+        # saving for a key cold at the start of chain `count` (write then, wait, or never).
+        expected = value = waiting = 0.0
+        for count in range(top, chains - 1, -1):
+            share = reaching(count + 1) / reaching(count)
+            waiting = share * value
+            expected = share * (1.0 + expected)
+            value = max(0.0, expected * (1.0 - read) - premium, waiting)
+        return ReturnOutlook(expected, waiting)
+
+    def observe(self, key: str, now: float, starts_chain: bool) -> None:
+        """Record a use of key at now; starts_chain when it is the first of a chain."""
+        self._session.record_use(self._kind, "1h", key, now, self._since(now), counted=starts_chain)
+
+    def _since(self, now: float) -> float:
+        return now - TTL_SECONDS["1h"]
 
 
 class CachePlanner:
@@ -282,11 +373,20 @@ class CachePlanner:
             return CacheMark()
         if added_tokens <= 0:
             return None
-        saving, ttl = max(
-            (prices.saving_per_token(_further_uses(session, planned, ttl, now), ttl), ttl)
-            for ttl in TTL_SECONDS
-        )
-        return CacheMark(ttl) if saving > 0 else None
+        kind = _kind(planned)
+        chain = ReuseTracker(session, kind, "5m")
+        starts_chain = chain.uses(planned.key, now) == 0
+        follow_ups = chain.further_uses(planned.key, now)
+        short = max(0.0, prices.saving_per_token(follow_ups, "5m"))
+        # What a 1-hour write costs beyond what this chain pays anyway: a 5-minute write when
+        # its follow-ups make one pay, else the tokens sent unmarked.
+        premium = prices.write_1h - (prices.write_5m if short > 0 else 1.0)
+        tracker = ReturnTracker(session, kind)
+        returns = tracker.outlook(planned.key, now, starts_chain, prices.read, premium)
+        long = prices.saving_per_token(follow_ups + returns.expected, "1h")
+        if long > 0 and long - short > returns.waiting:
+            return CacheMark("1h")
+        return CacheMark("5m") if short > 0 else None
 
 
 def _observe(
@@ -297,8 +397,10 @@ def _observe(
 ) -> None:
     for planned in layers:
         if planned.layer is not CacheLayer.SYSTEM:
-            for ttl in TTL_SECONDS:
-                _tracker(session, planned, ttl).observe(planned.key, now)
+            chain = ReuseTracker(session, _kind(planned), "5m")
+            starts_chain = chain.uses(planned.key, now) == 0
+            chain.observe(planned.key, now)
+            ReturnTracker(session, _kind(planned)).observe(planned.key, now, starts_chain)
         mark = marks.get(planned.layer)
         if mark is not None:
             session.record_mark(planned.key, mark.ttl, now, now + TTL_SECONDS[mark.ttl])
@@ -315,13 +417,9 @@ def _live_ttl(session: TrafficSession, key: str, now: float) -> Ttl | None:
     return None
 
 
-def _further_uses(session: TrafficSession, planned: PlannedLayer, ttl: Ttl, now: float) -> float:
-    return _tracker(session, planned, ttl).further_uses(planned.key, now)
-
-
-def _tracker(session: TrafficSession, planned: PlannedLayer, ttl: Ttl) -> ReuseTracker:
-    # Per kind of key (documents, conversation, agent loop), one tracker per TTL.
-    return ReuseTracker(session, planned.kind or str(planned.layer), ttl)
+def _kind(planned: PlannedLayer) -> str:
+    # Statistics are kept per kind of key: documents, conversation, agent loop.
+    return planned.kind or str(planned.layer)
 
 
 def _ordered_ttls(

@@ -81,11 +81,33 @@ class TrafficSession:
         ).one()
         return int(count), int(beyond)
 
-    def record_use(self, kind: str, ttl: str, key: str, now: float, since: float) -> None:
+    def run_lengths(
+        self, kind: str, ttl: str, at_least: int, key: str, since: float
+    ) -> dict[int, int]:
+        """How many kept runs have each number of uses from at_least up, bar key's run going.
+
+        Runs still going count by the uses they have reached so far, as in runs_reaching.
+        """
+        runs = cache_reuse_runs.c
+        rows = self._connection.execute(
+            select(runs.uses, func.count())
+            .where(
+                runs.kind == kind,
+                runs.ttl == ttl,
+                runs.uses >= at_least,
+                not_(_run_of(kind, ttl, key, since)),
+            )
+            .group_by(runs.uses)
+        ).all()
+        return {int(uses): int(count) for uses, count in rows}
+
+    def record_use(
+        self, kind: str, ttl: str, key: str, now: float, since: float, counted: bool = True
+    ) -> None:
         """A use of key now: its run goes on if its last use was at or after since.
 
-        Otherwise a new run starts. Only the window most recently used runs of a kind and TTL
-        are kept.
+        Otherwise a new run starts. counted=False moves a going run's last use without adding
+        to its uses. Only the window most recently used runs of a kind and TTL are kept.
         """
         runs = cache_reuse_runs.c
         going = self._connection.execute(
@@ -98,7 +120,7 @@ class TrafficSession:
             self._connection.execute(
                 update(cache_reuse_runs)
                 .where(runs.id == going.id)
-                .values(last_used_at=now, uses=runs.uses + 1)
+                .values(last_used_at=now, uses=runs.uses + (1 if counted else 0))
             )
         older = (
             select(runs.id)

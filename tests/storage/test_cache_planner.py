@@ -175,6 +175,27 @@ async def test_two_uses_ten_minutes_apart_are_not_worth_a_one_hour_write(new_pla
     assert not any(await _run_sets(planner, clock, uses=2, sets=2, gap=600, prefix="new"))
 
 
+async def test_one_popular_chunk_set_does_not_make_every_new_one_worth_a_one_hour_write(
+    new_planner,
+):
+    # One set comes back every ten minutes for hours; twenty others are asked once with a
+    # follow-up a minute later and never again. A new set is likely one of the twenty: its
+    # follow-up pays for a 5-minute write, and a 1-hour write would be lost.
+    planner, clock = new_planner()
+    for index in range(24):
+        await planner.plan(MODEL, _docs("popular"))
+        if index < 20:
+            clock.now += 30
+            await planner.plan(MODEL, _docs(f"once-{index}"))
+            clock.now += 60
+            await planner.plan(MODEL, _docs(f"once-{index}"))
+            clock.now -= 90
+        clock.now += 600
+    assert await planner.live("popular")
+    marks = await planner.plan(MODEL, _docs("new"))
+    assert marks.get(CacheLayer.DOCUMENTS) == CacheMark("5m")
+
+
 async def test_a_one_hour_mark_never_follows_a_five_minute_one(new_planner):
     # The system layer's 5-minute mark is lengthened to sit above the documents' 1-hour one.
     planner, clock = new_planner()
