@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.agent_tools import DocumentTools, ToolCall
+from rag.agent_tools import CUT_RESULT_TOKENS, DocumentTools, ToolCall
 from rag.embeddings import Embedder
 from rag.retrieval import Retriever
 from rag.store import ChunkStore
-from rag.tokens import estimate_text_tokens
+from rag.tokens import estimate_block_tokens, estimate_text_tokens
 from tests.answering.conftest import corpus_chunks
 
 LIGHTHOUSES = next(c.document_id for c in corpus_chunks() if c.source == "lighthouses.md")
@@ -45,6 +45,28 @@ async def test_get_document_returns_the_passages_in_reading_order_within_the_bud
     assert all(LIGHTHOUSES in p["title"] for p in passages)
     assert "first 2 of 4 passages" in outcome.content[-1]["text"]
     assert outcome.block()["tool_use_id"] == "toolu_1"
+
+
+async def test_a_result_cut_to_the_context_window_keeps_its_leading_passages_and_says_so(
+    store: ChunkStore, embedder: Embedder
+):
+    call = ToolCall("toolu_3", "get_document", {"document_id": LIGHTHOUSES})
+    whole = await _tools(store, embedder).run(call)
+    two_passages = sum(estimate_block_tokens(b) for b in whole.content[:2])
+
+    cut = whole.within(two_passages + CUT_RESULT_TOKENS)
+    nothing = whole.within(CUT_RESULT_TOKENS)
+
+    assert whole.within(whole.tokens()) is whole
+    assert cut.tokens() <= two_passages + CUT_RESULT_TOKENS
+    assert cut.content[:2] == whole.content[:2]
+    assert cut.chunks == whole.chunks[:2]
+    assert not cut.is_error
+    assert f"2 of {len(whole.chunks)} passages" in cut.content[-1]["text"]
+    assert nothing.chunks == ()
+    assert nothing.is_error
+    assert nothing.tokens() <= CUT_RESULT_TOKENS
+    assert nothing.block()["tool_use_id"] == "toolu_3"
 
 
 async def test_search_returns_citable_passages_with_their_document_ids(
