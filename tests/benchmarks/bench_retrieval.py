@@ -27,9 +27,10 @@ DEPTH = 10
 INGEST_TIMEOUT_S = 3600
 
 
-def _ranks(
+def ranks_of(
     faq: FaqSet, labels: list[Label], client: httpx.Client
 ) -> tuple[list[int | None], list[float]]:
+    """Each label's rank in `/v1/search` results (None: not in the top DEPTH), and its time."""
     ranks: list[int | None] = []
     seconds: list[float] = []
     for label in labels:
@@ -75,7 +76,7 @@ def _measure(faq: FaqSet, scratch: Path) -> dict[str, object]:
             client.post("/v1/search", json={"query": "warm up", "top_k": DEPTH}).raise_for_status()
             for split in SPLITS:
                 labels = faq.split(split)
-                ranks, seconds = _ranks(faq, labels, client)
+                ranks, seconds = ranks_of(faq, labels, client)
                 figures[f"{arm} {split}"] = {
                     "questions": len(labels),
                     **scores(ranks),
