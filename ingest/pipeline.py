@@ -104,7 +104,10 @@ class IngestPipeline:
 
         Another embedder's collection (others) holds the chunks of documents indexed while it
         was in use: those missing here are re-embedded with this embedder and written; chunks
-        here of documents since removed or failed are deleted. Returns the chunks re-embedded.
+        here of documents since removed or failed are deleted. Then the collections of an
+        earlier form of embedded text, all migrated, are dropped (so later starts do not read
+        every chunk's metadata again), unless a document is being indexed: a process of the
+        earlier release may be writing it there. Returns the chunks re-embedded.
         """
         with self._lock:
             records = self.registry.documents()
@@ -124,6 +127,11 @@ class IngestPipeline:
                 log.info(
                     "re-embedded %d chunks for the embedder %s", written, self.embedder.model_id
                 )
+            if not indexing:
+                for other in others:
+                    if other.obsolete:
+                        log.info("dropping %s, vectors of an earlier embedded text", other.name)
+                        other.drop()
             return written
 
     def delete_document(self, document_id: str) -> int:

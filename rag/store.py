@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,12 @@ def collection_for(vector_space: str) -> str:
 
 
 _COLLECTION = collection_for("")
+
+
+def text_version_of(collection: str) -> int:
+    """The form of embedded text a collection's vectors were made from (1 before `-vN`)."""
+    found = re.fullmatch(rf"{_PREFIX}-v(\d+)(?:-.+)?", collection)
+    return int(found.group(1)) if found else 1
 
 
 # Chroma caps one write; its client reports the cap, this is the floor we batch under.
@@ -125,6 +132,20 @@ class ChunkStore:
             for name in sorted(names)
             if name != mine and (name == _PREFIX or name.startswith(f"{_PREFIX}-"))
         ]
+
+    @property
+    def name(self) -> str:
+        """The collection's name."""
+        return self._collection.name
+
+    @property
+    def obsolete(self) -> bool:
+        """True for vectors of an earlier form of embedded text, which no search reads."""
+        return text_version_of(self.name) < EMBEDDING_TEXT_VERSION
+
+    def drop(self) -> None:
+        """Delete this collection and every chunk in it."""
+        self._client.delete_collection(self.name)
 
     def document_ids(self) -> set[str]:
         """The documents that have chunks here."""

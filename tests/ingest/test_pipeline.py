@@ -198,3 +198,41 @@ def test_files_parsed_in_parallel_are_registered_once_and_a_bad_one_fails_alone(
     assert sum(len(ids) for ids in stored.values()) == report.chunks
     assert [f.outcome for f in again.files].count("unchanged") == 6
     assert again.count("failed") == 2
+
+
+def test_a_collection_of_an_earlier_embedded_text_is_dropped_once_nothing_is_indexing(
+    pipeline: IngestPipeline, home: Path, embedder: Embedder
+) -> None:
+    # The earlier release's collection, `chunks`, filled as that release filled it (on the
+    # same local Chroma, whose one client the fixture's store closes).
+    legacy = IngestPipeline(
+        embedder,
+        ChunkStore.open(home, collection="chunks"),
+        pipeline.registry,
+        max_file_bytes=5_000_000,
+        max_unpacked_bytes=20_000_000,
+    )
+    legacy.ingest_files([SAMPLE])
+    indexed = legacy.store.count()
+    record = pipeline.registry.documents()[0]
+    # Meanwhile a process of the earlier release indexes a document again, into `chunks`.
+    pipeline.registry.start(
+        record.document_id,
+        source=record.source,
+        title=record.title,
+        media_type=record.media_type,
+        content_hash=record.content_hash,
+        size_bytes=record.size_bytes,
+    )
+
+    pipeline.reconcile(pipeline.store.others())
+
+    assert [other.name for other in pipeline.store.others()] == ["chunks"]
+    assert pipeline.store.chunks_of(record.document_id) == []
+
+    pipeline.registry.finish(record.document_id, record.chunk_count)
+    pipeline.reconcile(pipeline.store.others())
+
+    assert pipeline.store.others() == []
+    assert pipeline.store.count() == indexed
+    assert pipeline.store.chunks_of(record.document_id)
