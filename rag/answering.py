@@ -31,6 +31,7 @@ from rag.models import model_info
 from rag.owners import LOCAL_OWNER, Owner
 from rag.pricing import PriceTable
 from rag.prompt import (
+    FOLLOW_UP_DOCUMENTS,
     PROMPT_VERSION,
     SYSTEM_PROMPT,
     Block,
@@ -479,7 +480,9 @@ class Answerer:
         last = build_prompt(
             conversation.last_chunks, conversation.turns, "", {}, model=model_info(model)
         )
-        layers = planned_layers(last, model, variant, conversation.conversation_id)
+        # Judged as the request that last sent it was: a first question, or a follow-up.
+        kind = CacheLayer.DOCUMENTS if len(conversation.turns) == 1 else FOLLOW_UP_DOCUMENTS
+        layers = planned_layers(last, model, variant, conversation.conversation_id, kind)
         cached = [p for p in layers if p.layer is not CacheLayer.SYSTEM]
         if await self.planner.live_keys(p.key for p in cached):
             return True
@@ -536,7 +539,9 @@ class Answerer:
             rest = estimate_request_tokens(bare.request_params(), info)
             turns = kept_turns(turns, info, rest, max_tokens, self.history_token_budget)
         draft = build_prompt(chunks, turns, question, {}, system, tools, fresh, info)
-        layers = planned_layers(draft, model, variant, conversation.conversation_id)
+        kept = [c.chunk_id for c in chunks] == [c.chunk_id for c in conversation.last_chunks]
+        kind = FOLLOW_UP_DOCUMENTS if conversation.turns and not kept else CacheLayer.DOCUMENTS
+        layers = planned_layers(draft, model, variant, conversation.conversation_id, kind)
         marks = await self.planner.plan(model, layers, observe=observe)
         return build_prompt(chunks, turns, question, marks, system, tools, fresh, info)
 

@@ -123,15 +123,28 @@ def prefix_boundaries(prompt: LayeredPrompt) -> list[tuple[str, int]]:
     return found
 
 
+# A first question's documents block comes back when its conversation goes on or another
+# question finds the same chunks; a block a follow-up built for itself mostly comes back only
+# if the conversation goes on past it. Judged by one statistic, conversations that end at
+# their second turn would have every follow-up's block written for nothing.
+FOLLOW_UP_DOCUMENTS = "follow-up documents"
+
+
 def planned_layers(
-    draft: LayeredPrompt, model: str, variant: str, conversation_key: str
+    draft: LayeredPrompt,
+    model: str,
+    variant: str,
+    conversation_key: str,
+    documents_kind: str = CacheLayer.DOCUMENTS,
 ) -> list[PlannedLayer]:
     """The draft's layers as the cache planner weighs them, each keyed by its cached bytes.
 
     variant names the request options outside the prompt that change the cached bytes
     (thinking, the output format and with it the citations toggle). A conversation's layer is
     keyed by the conversation over the prefix above it: its bytes grow every turn, and the
-    entry the previous turn wrote is read back through the lookback.
+    entry the previous turn wrote is read back through the lookback. documents_kind names the
+    reuse statistics the documents block is judged by (FOLLOW_UP_DOCUMENTS for a block a
+    follow-up built for itself).
     """
     system = _digest(draft.layer_bytes(CacheLayer.SYSTEM))
     above = system
@@ -143,7 +156,12 @@ def planned_layers(
         CacheLayer.CONVERSATION: f"{above}:{conversation_key}",
     }
     return [
-        PlannedLayer(layer, layer_key(model, variant, str(layer), content[layer]), tokens)
+        PlannedLayer(
+            layer,
+            layer_key(model, variant, str(layer), content[layer]),
+            tokens,
+            documents_kind if layer is CacheLayer.DOCUMENTS else "",
+        )
         for layer, tokens in draft.layer_prefix_tokens.items()
     ]
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 import httpx
 import pytest
 
@@ -120,11 +122,17 @@ def test_follow_ups_of_unwritten_blocks_teach_the_planner_to_write_first_turns(
         ("How is a sourdough starter fed?", "Why bake in a cast iron pot?"),
     ]
     firsts = [ask_json(client, first, top_k=3) for first, _ in questions]
-    # Only the first of them is written on trust; the rest go unmarked, so their follow-ups
-    # find no cached block and get contexts of their own.
-    assert sum(f["usage"]["cache_creation_input_tokens"] > 0 for f in firsts) == 1
-    for first, (_, follow_up) in zip(firsts, questions, strict=True):
+    # The first is written on trust; once it has not come back, new blocks go unmarked, so
+    # their follow-ups find no cached block and get contexts of their own.
+    assert sum(_wrote(f) for f in firsts) < len(firsts)
+    follow_ups = [
         ask_json(client, follow_up, top_k=3, conversation_id=first["conversation_id"])
+        for first, (_, follow_up) in zip(firsts, questions, strict=True)
+    ]
+    # A follow-up whose first block was not cached builds its own; those blocks are judged by
+    # how often follow-ups' blocks come back (here never): one is written on trust, no more.
+    on_their_own = [f for first, f in zip(firsts, follow_ups, strict=True) if not _wrote(first)]
+    assert sum(_wrote(f) for f in on_their_own) <= 1 < len(on_their_own)
     # Every conversation came back, so the next first turn is worth writing, and read.
     first = ask_json(client, "How do bees make honey?", top_k=3)
     again = ask_json(
@@ -137,3 +145,7 @@ def test_follow_ups_of_unwritten_blocks_teach_the_planner_to_write_first_turns(
     assert (
         again["usage"]["cache_read_input_tokens"] >= first["usage"]["cache_creation_input_tokens"]
     )
+
+
+def _wrote(answer: dict[str, Any]) -> bool:
+    return bool(answer["usage"]["cache_creation_input_tokens"] > 0)
