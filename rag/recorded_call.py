@@ -138,14 +138,23 @@ def _scale(usage: Usage, prompt: LayeredPrompt) -> float:
 
 
 def layer_hit(usage: Usage, prompt: LayeredPrompt) -> CacheLayer:
-    """The deepest layer whose whole prefix was read from the cache."""
+    """The deepest layer the cache read reached into.
+
+    A layer counts when its whole prefix was read, or when the read went clearly past the
+    layer above it: a conversation's newest turn was never in an earlier request, so its
+    layer is read back only up to the turn before, however long the conversation.
+    """
     read = usage.cache_read_input_tokens
     if read <= 0:
         return CacheLayer.NONE
     prefixes = calibrated_prefixes(usage, prompt)
     hit = CacheLayer.SYSTEM
+    above = 0
     for layer in _PROMPT_LAYERS:
-        # 5% slack: the per-layer split is an estimate, only the total is exact.
-        if layer in prefixes and read >= prefixes[layer] * 0.95:
+        if layer not in prefixes:
+            continue
+        # Slack of a few percent: the per-layer split is an estimate, only the total is exact.
+        if read >= prefixes[layer] * 0.95 or (above and read > above * 1.03):
             hit = layer
+        above = prefixes[layer]
     return hit
