@@ -20,7 +20,7 @@ of one retired or deleted whose chunks are still being purged, are left out of b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Protocol
 
 import bm25s
@@ -63,22 +63,45 @@ def _words(texts: list[str]) -> list[list[str]]:
     return [list(words) for words in tokens]
 
 
+class _Scores(Mapping[str, float]):
+    """BM25 scores by chunk id, read from the score array only for the ids asked about.
+
+    Over a large corpus most chunks share some word with a query; a dict of all of them would
+    cost more than the scoring itself, and only the candidate pool is ever looked up.
+    """
+
+    def __init__(self, positions: Mapping[str, int], found: npt.NDArray[np.float64]) -> None:
+        self._positions = positions
+        self._found = found
+
+    def __getitem__(self, chunk_id: str) -> float:
+        score = float(self._found[self._positions[chunk_id]])
+        if score <= 0:
+            raise KeyError(chunk_id)
+        return score
+
+    def __iter__(self) -> Iterator[str]:
+        return (i for i, at in self._positions.items() if self._found[at] > 0)
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._found > 0))
+
+
 class _LexicalIndex:
     """BM25 over every chunk of one corpus version."""
 
     def __init__(self, chunks: list[Chunk]) -> None:
-        self._ids = [c.chunk_id for c in chunks]
+        self._positions = {c.chunk_id: i for i, c in enumerate(chunks)}
         self._bm25 = bm25s.BM25()
         if chunks:
             self._bm25.index(_words([c.embedding_text for c in chunks]), show_progress=False)
 
-    def scores(self, query: str) -> dict[str, float]:
+    def scores(self, query: str) -> Mapping[str, float]:
         """The BM25 score for query of each chunk sharing a word with it."""
         words = _words([query])[0]
-        if not self._ids or not words:
+        if not self._positions or not words:
             return {}
-        found = np.asarray(self._bm25.get_scores(words))
-        return {self._ids[i]: float(found[i]) for i in np.flatnonzero(found > 0)}
+        return _Scores(self._positions, np.asarray(self._bm25.get_scores(words)))
 
 
 class Retriever:
@@ -155,7 +178,7 @@ class Retriever:
 
 
 def rerank(
-    pool: list[RetrievedChunk], lexical: dict[str, float], weight: float, k: int = RRF_K
+    pool: list[RetrievedChunk], lexical: Mapping[str, float], weight: float, k: int = RRF_K
 ) -> list[RetrievedChunk]:
     """The dense pool (best first) in order of weighted reciprocal rank fusion with BM25.
 
