@@ -151,6 +151,9 @@ class Retriever:
     def key_fields(self) -> dict[str, object]:
         """What decides the chunks found besides the query and the corpus (for cache keys)."""
         return {
+            # Changes whenever the order results come in does (1: each section's best first),
+            # so answers cached over an earlier ranking are not served over this one.
+            "ranking": 1,
             "hybrid": self.hybrid,
             "lexical_weight": self.lexical_weight if self.hybrid else None,
             "vector_space": self._vector_space,
