@@ -53,6 +53,12 @@ class ServerClient:
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if self._https else 80)
         self._prefix = parts.path
+        if api_key and not _sendable(api_key):
+            # http.client would refuse the header with the key in its message: say it without.
+            raise ServerError(
+                "STRATA_API_KEY cannot be sent: it holds a line break, a control character "
+                "or a character a header cannot carry (a key file saved with CRLF line endings?)"
+            )
         self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._connection: http.client.HTTPConnection | None = None
 
@@ -208,6 +214,15 @@ def _multipart(field: str, name: str, data: bytes) -> tuple[bytes, str]:
     )
     body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _sendable(api_key: str) -> bool:
+    """Whether api_key can go in a header as it is: printable, and Latin-1 as HTTP sends it."""
+    try:
+        api_key.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return api_key.isprintable()
 
 
 def _reason(exc: Exception) -> str:

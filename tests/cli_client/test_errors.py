@@ -75,3 +75,16 @@ def test_claude_unavailable_is_a_5xx_for_a_whole_answer_and_an_error_for_a_strea
     assert streamed.returncode == 1
     assert streamed.stderr.strip().splitlines()[-1].startswith("strata: ")
     assert "Traceback" not in streamed.stderr
+
+
+def test_a_key_no_header_can_carry_is_one_line_that_does_not_show_it(
+    strata_url: str, tmp_path: Path
+) -> None:
+    # A key read from a file saved with CRLF line endings keeps its carriage return.
+    key = "sk-strata-secret-of-the-user\r"
+    settings = {"STRATA_URL": strata_url, "STRATA_API_KEY": key}
+    # `--top-k +3` is read by the full command line only: both command lines are covered.
+    for extra in ([], ["--top-k", "+3"]):
+        result = run_strata("search", "bees", *extra, home=tmp_path, settings=settings)
+        _one_line_error(result, "STRATA_API_KEY")
+        assert "sk-strata-secret" not in result.stderr + result.stdout
