@@ -51,7 +51,11 @@ class ServerClient:
         parts = urlsplit(self.url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
-        self._port = parts.port or (443 if self._https else 80)
+        try:
+            port = parts.port
+        except ValueError as exc:  # a port that is not a number from 0 to 65535
+            raise ServerError(f"{self.url} is not a server URL: {exc}") from None
+        self._port = port or (443 if self._https else 80)
         self._prefix = parts.path
         if api_key and not _sendable(api_key):
             # http.client would refuse the header with the key in its message: say it without.

@@ -88,3 +88,10 @@ def test_a_key_no_header_can_carry_is_one_line_that_does_not_show_it(
         result = run_strata("search", "bees", *extra, home=tmp_path, settings=settings)
         _one_line_error(result, "STRATA_API_KEY")
         assert "sk-strata-secret" not in result.stderr + result.stdout
+
+
+def test_a_url_whose_port_is_not_one_is_one_line(tmp_path: Path) -> None:
+    for url in ("http://127.0.0.1:80x0", "http://127.0.0.1:80000"):
+        for extra in ([], ["--top-k", "+3"]):
+            result = run_strata("search", "bees", *extra, "--url", url, home=tmp_path)
+            _one_line_error(result, url, "not a server URL")
