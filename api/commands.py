@@ -242,14 +242,18 @@ def batch(
     url: ServerUrl = None,
 ) -> None:
     """Answer a file of questions through the Message Batches API, at half price."""
-    from api.client.batches import read_questions
+    from api.client.batches import BatchFileError, read_questions
 
     target = _server_or_settings(url)
     if isinstance(target, Server):
         from api.client import commands
 
         raise typer.Exit(commands.batch(target, file, model, top_k, wait))
-    questions = read_questions(file)
+    try:
+        questions = read_questions(file)
+    except BatchFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
     import asyncio
 
     from api.batch_cli import run_batch

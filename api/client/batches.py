@@ -8,14 +8,24 @@ from pathlib import Path
 from api.cli_output import batch_lines, batch_result_lines, results_hint
 from api.client.http import ServerClient
 from api.client.printing import echo
+from api.control_chars import for_terminal
 
 # Waiting at a terminal: ask for the batch's status every second.
 _WAIT_POLL_SECONDS = 1.0
 
 
+class BatchFileError(Exception):
+    """A batch file that cannot be read; its message is the line to print."""
+
+
 def read_questions(file: Path) -> list[str]:
     """The questions of a batch file: one a line, blank lines skipped."""
-    questions = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BatchFileError(f"strata: cannot read {for_terminal(str(file))}: {reason}") from None
+    questions = [line.strip() for line in text.splitlines()]
     return [question for question in questions if question]
 
 

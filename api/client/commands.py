@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from api.client.answers import ask_body, print_answer, print_dry_run, print_search
-from api.client.batches import read_questions, run_batch
+from api.client.batches import BatchFileError, read_questions, run_batch
 from api.client.http import ServerClient, ServerError
 from api.client.printing import echo
 from api.client.target import Server
@@ -71,7 +71,11 @@ def usage(server: Server, days: int | None, as_json: bool) -> int:
 
 def batch(server: Server, file: Path, model: str | None, top_k: int | None, wait: bool) -> int:
     """`strata batch`."""
-    questions = read_questions(file)
+    try:
+        questions = read_questions(file)
+    except BatchFileError as exc:
+        echo(str(exc), err=True)
+        return 1
     return on_server(server, lambda client: run_batch(client, questions, model, top_k, wait))
 
 

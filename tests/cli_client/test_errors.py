@@ -95,3 +95,14 @@ def test_a_url_whose_port_is_not_one_is_one_line(tmp_path: Path) -> None:
         for extra in ([], ["--top-k", "+3"]):
             result = run_strata("search", "bees", *extra, "--url", url, home=tmp_path)
             _one_line_error(result, url, "not a server URL")
+
+
+def test_a_batch_file_that_cannot_be_read_is_one_line(strata_url: str, tmp_path: Path) -> None:
+    missing = tmp_path / "questions.txt"
+    not_text = tmp_path / "questions.bin"
+    not_text.write_bytes(b"\xff\xfe\x00 not utf-8")
+    for file in (missing, not_text):
+        # Sent to a server (the fast path, then typer's), and answered locally.
+        for extra in (["--url", strata_url], ["--top-k", "+3", "--url", strata_url], []):
+            result = run_strata("batch", str(file), *extra, home=tmp_path / "home")
+            _one_line_error(result, "cannot read", str(file))
