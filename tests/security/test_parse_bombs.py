@@ -143,7 +143,9 @@ def test_a_pdf_whose_streams_inflate_past_the_cap_fails_its_job(admin: httpx.Cli
 
 
 def test_a_slow_pdf_is_stopped_while_other_uploads_finish(admin: httpx.Client) -> None:
-    slow = _job_id(_upload(admin, "slow.pdf", pdf_with_pages(20, 2_000_000)))
+    # About four seconds a page on an idle two-core machine: some 800 s in all, far past the
+    # timeout however fast the machine (twenty pages once finished within it on an idle one).
+    slow = _job_id(_upload(admin, "slow.pdf", pdf_with_pages(200, 2_000_000)))
     deadline = time.monotonic() + 300
     while admin.get(f"/v1/jobs/{slow}").json()["status"] == "queued":
         assert time.monotonic() < deadline, "the slow PDF's job never started"
