@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from rag.answer_cache import StoredAnswer, answer_key
-from rag.cache_planner import CachePlanner
+from rag.cache_planner import CachePlanner, PlannedLayer
 from rag.context_sizing import ContextSizing, leans_on_conversation, sized_context
 from rag.errors import InvalidInput, UpstreamError
 from rag.generation import AnswerShape, tool_answer_text
@@ -139,6 +139,19 @@ class Failed:
 AnswerEvent = Retrieved | Thinking | Delta | Cited | Used | Done | Failed
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a question is answered over: the documents block and the chunks found beyond it.
+
+    unsent are the conversation's earlier cached layers when their entries are gone: not
+    sent, but counted by the cache planner as used again (see Answerer.context_of).
+    """
+
+    chunks: list[Chunk]
+    fresh: list[Chunk] = field(default_factory=list)
+    unsent: tuple[PlannedLayer, ...] = ()
+
+
 @dataclass
 class Answerer:
     """Answers questions over the store with Claude, through every cache layer."""
@@ -236,20 +249,21 @@ class Answerer:
                         task.add_done_callback(self._audits.discard)
                     return
             variant = variant_of(shape)
-            chunks, fresh = await self.context_of(
+            context = await self.context_of(
                 retrieved, options.top_k, conversation, corpus_version, model, variant
             )
             info = model_info(model)
             max_tokens = shape.max_tokens(self.max_answer_tokens, info.max_output_tokens)
             with self.tracing.span("strata.prompt", trace) as prompt_span:
                 prompt = await self.layered_prompt(
-                    chunks,
+                    context.chunks,
                     conversation,
                     question,
                     model,
-                    fresh=fresh,
+                    fresh=context.fresh,
                     variant=variant,
                     max_tokens=max_tokens,
+                    unsent=context.unsent,
                 )
                 prompt_span.set(prompt_attributes(prompt))
             sources = tuple(source_of(c) for c in prompt.chunks)
@@ -445,7 +459,7 @@ class Answerer:
         model: str,
         variant: str,
         observe: bool = True,
-    ) -> tuple[list[Chunk], list[Chunk]]:
+    ) -> Context:
         """The documents block and the chunks that go with it.
 
         A request that names its top_k gets every retrieved chunk (within the token budget);
@@ -454,41 +468,28 @@ class Answerer:
         is read at the cache rate and what retrieval found beyond it goes with the new
         question. Once the entry is gone (or was never written), resending the block would cost
         full price for chunks the follow-up may not need, so the follow-up gets a block of its
-        own, built like a first question's; the cache planner still counts the block as used
-        again (observe=False, a dry run, leaves it alone), so that it learns how often
-        conversations come back and marks the first turns worth writing.
+        own, built like a first question's; the old block's layers come back as unsent, for
+        the cache planner to count as used again when it plans the request (observe=False, a
+        dry run, leaves them out), so that it learns how often conversations come back and
+        marks the first turns worth writing.
         """
         needed = [
             r.chunk for r in (retrieved if top_k else sized_context(retrieved, self.context_sizing))
         ]
-        if not await self._block_reusable(conversation, corpus_version, model, variant, observe):
-            return needed, []
-        in_block = {c.chunk_id for c in conversation.last_chunks}
-        return list(conversation.last_chunks), [c for c in needed if c.chunk_id not in in_block]
-
-    async def _block_reusable(
-        self,
-        conversation: Conversation,
-        corpus_version: str,
-        model: str,
-        variant: str,
-        observe: bool,
-    ) -> bool:
-        """True when the conversation's documents block is current and in the prompt cache."""
         if not conversation.last_chunks or conversation.last_corpus_version != corpus_version:
-            return False
+            return Context(needed)
         last = build_prompt(
             conversation.last_chunks, conversation.turns, "", {}, model=model_info(model)
         )
         # Judged as the request that last sent it was: a first question, or a follow-up.
         kind = CacheLayer.DOCUMENTS if len(conversation.turns) == 1 else FOLLOW_UP_DOCUMENTS
         layers = planned_layers(last, model, variant, conversation.conversation_id, kind)
-        cached = [p for p in layers if p.layer is not CacheLayer.SYSTEM]
-        if await self.planner.live_keys(p.key for p in cached):
-            return True
-        if observe:
-            await self.planner.count_uses(cached)
-        return False
+        cached = tuple(p for p in layers if p.layer is not CacheLayer.SYSTEM)
+        if not await self.planner.live_keys(p.key for p in cached):
+            return Context(needed, unsent=cached if observe else ())
+        in_block = {c.chunk_id for c in conversation.last_chunks}
+        fresh = [c for c in needed if c.chunk_id not in in_block]
+        return Context(list(conversation.last_chunks), fresh)
 
     async def context_for(
         self,
@@ -499,7 +500,7 @@ class Answerer:
         model: str,
         variant: str,
         trace: TraceSpan | None = None,
-    ) -> tuple[list[Chunk], list[Chunk]]:
+    ) -> Context:
         """retrieve_for, then context_of: what a dry run of the ask would send."""
         retrieved = await self.retrieve_for(question, top_k, conversation, trace)
         return await self.context_of(
@@ -523,6 +524,7 @@ class Answerer:
         fresh: Sequence[Chunk] = (),
         variant: str = "",
         max_tokens: int | None = None,
+        unsent: Sequence[PlannedLayer] = (),
     ) -> LayeredPrompt:
         """The prompt with the marks the cache planner chose for each of its layers.
 
@@ -530,7 +532,8 @@ class Answerer:
         replace the answering defaults (agentic answering brings its own); variant names the
         request options that change the cached bytes (see variant_of). The earlier turns are
         those the context-window guard keeps for a reply of max_tokens (None: the model's
-        longest).
+        longest). unsent are layers the planner counts as used though not sent (see
+        context_of).
         """
         info = model_info(model)
         turns = conversation.turns
@@ -542,7 +545,7 @@ class Answerer:
         kept = [c.chunk_id for c in chunks] == [c.chunk_id for c in conversation.last_chunks]
         kind = FOLLOW_UP_DOCUMENTS if conversation.turns and not kept else CacheLayer.DOCUMENTS
         layers = planned_layers(draft, model, variant, conversation.conversation_id, kind)
-        marks = await self.planner.plan(model, layers, observe=observe)
+        marks = await self.planner.plan(model, layers, observe=observe, unsent=unsent)
         return build_prompt(chunks, turns, question, marks, system, tools, fresh, info)
 
     async def _serve(

@@ -285,16 +285,25 @@ class CachePlanner:
         self._clock = clock
 
     async def plan(
-        self, model: str, layers: Sequence[PlannedLayer], observe: bool = True
+        self,
+        model: str,
+        layers: Sequence[PlannedLayer],
+        observe: bool = True,
+        unsent: Sequence[PlannedLayer] = (),
     ) -> dict[CacheLayer, CacheMark]:
         """The marks for a request's layers (given top to bottom) on model.
 
         observe=True counts the request as traffic and remembers its marks as sent, in the
         same transaction as the decision; a dry run passes False and changes nothing.
+
+        unsent are layers to count as used now, before the decision, though the request does
+        not send them: a follow-up whose documents block was never cached gets a block of its
+        own, and without this a block nobody marked would never be seen coming back, and would
+        never be marked. They are counted in the plan's transaction (observe=True only).
         """
         if self.policy == "off":
             return {}
-        return await asyncio.to_thread(self._plan, model, layers, observe)
+        return await asyncio.to_thread(self._plan, model, layers, observe, unsent)
 
     def plan_batch(self, model: str, prefix_tokens: int, copies: int) -> CacheMark | None:
         """The mark for a prefix that copies requests of one batch share (rule 5)."""
@@ -305,16 +314,6 @@ class CachePlanner:
         pays = Multipliers.of(self._prices, model).saving_per_token(copies - 1, "1h") > 0
         return CacheMark("1h") if pays else None
 
-    async def count_uses(self, layers: Sequence[PlannedLayer]) -> None:
-        """Count layers as used now, though no request sends them.
-
-        For a request that would have resent them had their entries been live: a follow-up
-        whose documents block was never cached gets a block of its own, so without this a
-        block nobody marked would never be seen coming back, and would never be marked.
-        """
-        if self.policy != "off":
-            await asyncio.to_thread(self._count_uses, layers)
-
     async def live(self, key: str) -> bool:
         """True when a mark on key was sent within its TTL: its entry should be readable."""
         return key in await self.live_keys([key])
@@ -324,7 +323,11 @@ class CachePlanner:
         return await asyncio.to_thread(self._live_keys, list(keys))
 
     def _plan(
-        self, model: str, layers: Sequence[PlannedLayer], observe: bool
+        self,
+        model: str,
+        layers: Sequence[PlannedLayer],
+        observe: bool,
+        unsent: Sequence[PlannedLayer],
     ) -> dict[CacheLayer, CacheMark]:
         minimum = markable_minimum(model)
         prices = Multipliers.of(self._prices, model)
@@ -333,6 +336,8 @@ class CachePlanner:
         with self._traffic.planning() if observe else self._traffic.reading() as session:
             # Read once the lock is held: a plan that waited must not write an older time.
             now = self._clock()
+            if observe:
+                _observe(session, now, unsent, {})
             for planned in layers:
                 added = planned.prefix_tokens - covered
                 mark = self._decide(session, now, planned, minimum, prices, added)
@@ -343,10 +348,6 @@ class CachePlanner:
             if observe:
                 _observe(session, now, layers, marks)
         return marks
-
-    def _count_uses(self, layers: Sequence[PlannedLayer]) -> None:
-        with self._traffic.planning() as session:
-            _observe(session, self._clock(), layers, {})
 
     def _live_keys(self, keys: list[str]) -> set[str]:
         with self._traffic.reading() as session:

@@ -84,18 +84,18 @@ async def price_ask(
         answer_cached = await answerer.answer_cache.get(key) is not None
 
     variant = variant_of(shape)
-    chunks, fresh = await answerer.context_for(
+    context = await answerer.context_for(
         question, options.top_k, conversation, corpus_version, model, variant
     )
     max_tokens = shape.max_tokens(answerer.max_answer_tokens, info.max_output_tokens)
     # The same max_tokens as the ask: the context-window guard keeps the same turns.
     prompt = await answerer.layered_prompt(
-        chunks,
+        context.chunks,
         conversation,
         question,
         model,
         observe=False,
-        fresh=fresh,
+        fresh=context.fresh,
         variant=variant,
         max_tokens=max_tokens,
     )

@@ -4,8 +4,9 @@ Replicas are planners whose stores open the same database (open_replica).
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from rag.cache_planner import CacheMark, CachePlanner, Multipliers, PlannedLayer
 from rag.pricing import ModelRates, PriceTable
 from rag.settings import CachePolicyName
 from rag.storage import Database
-from rag.storage.cache_traffic import CacheTraffic
+from rag.storage.cache_traffic import CacheTraffic, TrafficSession
 from rag.types import CacheLayer
 
 MODEL = "claude-sonnet-5-5"  # 512-token minimum; reads at 0.05x in the price table
@@ -229,6 +230,42 @@ async def test_a_dry_run_changes_nothing(new_planner):
     assert not await planner.live("probe")
     # The real first use decides as the dry run predicted.
     assert await planner.plan(MODEL, _docs("probe")) == first
+
+
+class _CountingTraffic(CacheTraffic):
+    """CacheTraffic that counts the transactions it opens."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.transactions = 0
+
+    @contextmanager
+    def planning(self) -> Iterator[TrafficSession]:
+        self.transactions += 1
+        with super().planning() as session:
+            yield session
+
+
+async def test_layers_counted_though_unsent_share_the_plans_transaction(open_replica):
+    # A follow-up whose documents block is out of the cache sends a block of its own; the old
+    # block still counts as used, in the one transaction that plans the request.
+    traffic = _CountingTraffic(open_replica())
+    clock = _Clock()
+    planner = CachePlanner("adaptive", PriceTable(), traffic, clock)
+    await planner.plan(MODEL, _docs("old"))
+    clock.now += 400
+    before = traffic.transactions
+    await planner.plan(MODEL, _docs("new"), unsent=_docs("old")[1:])
+    assert traffic.transactions == before + 1
+    with traffic.planning() as session:
+        # The old block's run is going again, the new block's has begun.
+        assert ReuseTracker(session, "documents", "5m").uses("old", clock.now) == 1
+        assert ReuseTracker(session, "documents", "5m").uses("new", clock.now) == 1
+    # A dry run counts nothing.
+    clock.now += 400
+    await planner.plan(MODEL, _docs("new"), observe=False, unsent=_docs("old")[1:])
+    with traffic.planning() as session:
+        assert ReuseTracker(session, "documents", "5m").uses("old", clock.now) == 0
 
 
 async def test_batch_prefixes_use_the_one_hour_ttl_when_enough_requests_share_them(new_planner):
