@@ -31,12 +31,12 @@ from rag.models import model_info
 from rag.owners import LOCAL_OWNER, Owner
 from rag.pricing import PriceTable
 from rag.prompt import (
-    FOLLOW_UP_DOCUMENTS,
     PROMPT_VERSION,
     SYSTEM_PROMPT,
     Block,
     LayeredPrompt,
     build_prompt,
+    documents_kind,
     planned_layers,
 )
 from rag.recorded_call import Ledger, layer_hit, recorded_call
@@ -481,8 +481,7 @@ class Answerer:
         last = build_prompt(
             conversation.last_chunks, conversation.turns, "", {}, model=model_info(model)
         )
-        # Judged as the request that last sent it was: a first question, or a follow-up.
-        kind = CacheLayer.DOCUMENTS if len(conversation.turns) == 1 else FOLLOW_UP_DOCUMENTS
+        kind = block_kind(conversation, conversation.last_chunks)
         layers = planned_layers(last, model, variant, conversation.conversation_id, kind)
         cached = tuple(p for p in layers if p.layer is not CacheLayer.SYSTEM)
         if not await self.planner.live_keys(p.key for p in cached):
@@ -542,8 +541,7 @@ class Answerer:
             rest = estimate_request_tokens(bare.request_params(), info)
             turns = kept_turns(turns, info, rest, max_tokens, self.history_token_budget)
         draft = build_prompt(chunks, turns, question, {}, system, tools, fresh, info)
-        kept = [c.chunk_id for c in chunks] == [c.chunk_id for c in conversation.last_chunks]
-        kind = FOLLOW_UP_DOCUMENTS if conversation.turns and not kept else CacheLayer.DOCUMENTS
+        kind = block_kind(conversation, chunks)
         layers = planned_layers(draft, model, variant, conversation.conversation_id, kind)
         marks = await self.planner.plan(model, layers, observe=observe, unsent=unsent)
         return build_prompt(chunks, turns, question, marks, system, tools, fresh, info)
@@ -623,6 +621,20 @@ class Answerer:
     def _used(self, model: str, usage: Usage, layer_hit: CacheLayer) -> Used:
         cost = self.prices.cost_of(model, usage)
         return Used(usage, cost.cost_usd, cost.cost_without_cache_usd, cost.saved_usd, layer_hit)
+
+
+def block_kind(conversation: Conversation, chunks: Sequence[Chunk]) -> str:
+    """The reuse statistics of a documents block of chunks sent in conversation (documents_kind).
+
+    The conversation's own block, kept, was built by its block_turn; any other block is built
+    by the request about to be made, the conversation's next turn.
+    """
+    kept = conversation.last_chunks and _ids(chunks) == _ids(conversation.last_chunks)
+    return documents_kind(conversation.block_turn if kept else len(conversation.turns))
+
+
+def _ids(chunks: Sequence[Chunk]) -> list[str]:
+    return [chunk.chunk_id for chunk in chunks]
 
 
 @dataclass(frozen=True, slots=True)

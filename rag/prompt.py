@@ -130,6 +130,16 @@ def prefix_boundaries(prompt: LayeredPrompt) -> list[tuple[str, int]]:
 FOLLOW_UP_DOCUMENTS = "follow-up documents"
 
 
+def documents_kind(built_by_turn: int) -> str:
+    """The reuse statistics a documents block is judged by, at every request that sends it.
+
+    built_by_turn is the turn (from 0) whose request first sent the block: a first question's
+    block is judged as first questions' blocks are, a block a follow-up built for itself as
+    follow-ups' are, and a block later turns keep stays judged as the turn that built it.
+    """
+    return CacheLayer.DOCUMENTS if built_by_turn == 0 else FOLLOW_UP_DOCUMENTS
+
+
 def planned_layers(
     draft: LayeredPrompt,
     model: str,

@@ -8,6 +8,7 @@ cache read) and name the previous response for cache diagnostics.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,9 @@ class Conversation:
     last_chunks: tuple[Chunk, ...] = ()
     last_corpus_version: str | None = None
     last_message_id: str | None = None
+    # The turn (from 0) that first sent last_chunks as its documents block: the turns after it
+    # kept the block.
+    block_turn: int = 0
 
 
 class ConversationStore:
@@ -90,12 +94,17 @@ class ConversationStore:
         if not rows:
             return Conversation(conversation_id)
         last = rows[-1]
+        block_turn = len(rows) - 1
+        last_ids = _chunk_ids(last.chunks)
+        while block_turn > 0 and _chunk_ids(rows[block_turn - 1].chunks) == last_ids:
+            block_turn -= 1
         return Conversation(
             conversation_id=conversation_id,
             turns=tuple(Turn(row.question, row.answer) for row in rows),
             last_chunks=load_chunks(last.chunks),
             last_corpus_version=last.corpus_version,
             last_message_id=last.message_id,
+            block_turn=block_turn,
         )
 
     def _append(
@@ -129,6 +138,10 @@ class ConversationStore:
                     created_at=_now(),
                 )
             )
+
+
+def _chunk_ids(chunks: str) -> list[str]:
+    return [str(chunk["chunk_id"]) for chunk in json.loads(chunks)]
 
 
 def _now() -> datetime:

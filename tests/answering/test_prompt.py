@@ -2,10 +2,18 @@ import json
 import random
 import re
 
-from rag.answering import variant_of
+from rag.answering import block_kind, variant_of
 from rag.cache_planner import CacheMark
 from rag.generation import AnswerShape
-from rag.prompt import PROMPT_VERSION, SYSTEM_PROMPT, build_prompt, documents_key, planned_layers
+from rag.prompt import (
+    FOLLOW_UP_DOCUMENTS,
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    build_prompt,
+    documents_key,
+    planned_layers,
+)
+from rag.storage.conversations import Conversation
 from rag.thinking import ThinkingRequest
 from rag.types import CacheLayer, Chunk, RetrievedChunk, Turn
 
@@ -155,3 +163,16 @@ def test_layer_keys_change_with_everything_that_changes_the_cached_bytes():
     # Another conversation over the same documents shares all but the conversation's layer.
     assert keys("claude-sonnet-5-5", AnswerShape(), "c2")[:2] == text[:2]
     assert keys("claude-sonnet-5-5", AnswerShape(), "c2")[2] != text[2]
+
+
+def test_a_documents_block_is_judged_as_the_turn_that_built_it_at_every_request():
+    first, other = tuple(CHUNKS[:3]), tuple(CHUNKS[3:6])
+    turns = (Turn("q1", "a1"), Turn("q2", "a2"))
+    kept_from_first = Conversation("c", turns, first, "v", block_turn=0)
+    built_by_second = Conversation("c", turns, other, "v", block_turn=1)
+    assert block_kind(Conversation("c"), first) == CacheLayer.DOCUMENTS
+    # A third turn that keeps the first turn's block: still a first question's block.
+    assert block_kind(kept_from_first, first) == CacheLayer.DOCUMENTS
+    # One that keeps the block the second turn built for itself: a follow-up's block.
+    assert block_kind(built_by_second, other) == FOLLOW_UP_DOCUMENTS
+    assert block_kind(kept_from_first, other) == FOLLOW_UP_DOCUMENTS

@@ -70,3 +70,19 @@ async def test_an_unknown_conversation_is_not_found(
 ) -> None:
     with pytest.raises(NotFound):
         await ConversationStore(open_replica()).load("conv_missing", LOCAL_OWNER)
+
+
+async def test_a_conversation_knows_which_turn_built_the_block_its_last_turn_kept(
+    open_replica: Callable[[], Database],
+) -> None:
+    store = ConversationStore(open_replica())
+    conversation = await store.start(LOCAL_OWNER)
+    blocks = [(_chunk(0), _chunk(1)), (_chunk(0), _chunk(1)), (_chunk(2),), (_chunk(2),)]
+    built_by = []
+    for number, block in enumerate(blocks):
+        await store.append(
+            conversation.conversation_id, Turn(f"q{number}", "a"), block, "c-1", None
+        )
+        built_by.append((await store.load(conversation.conversation_id, LOCAL_OWNER)).block_turn)
+    # The second turn kept the first's block; the third built its own, which the fourth kept.
+    assert built_by == [0, 0, 2, 2]
