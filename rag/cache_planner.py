@@ -123,9 +123,10 @@ def layer_key(model: str, *parts: str) -> str:
 
 
 class ReuseTracker:
-    """Learns how many more times a key comes back, each time within ttl of the last.
+    """Learns how many more times a key comes back, each time within five minutes of the last.
 
-    Uses of a key within the TTL of each other form a run. For a key at its n-th use of a run
+    Uses of a key each within five minutes (a 5-minute entry's life) of the one before form a
+    run: what one 5-minute write serves. For a key at its n-th use of a run
     the estimate is the mean number of further uses of recent runs that reached n + 1 uses:
     finished runs count exactly, runs still going by what they have reached so far (one
     still at exactly n + 1 uses counts as no further use until it comes back, however fast
@@ -135,10 +136,9 @@ class ReuseTracker:
 
     Past its second use the prior's returning pseudo-run goes on as long again as the key's
     own run so far: the key's own evidence, as few other runs reach a popular key's count.
-    The planner asks it about 5-minute runs, a key's chains of uses (see ReturnTracker for
-    what comes back later).
+    ReturnTracker learns what comes back later.
 
-    The runs (the last thousand of each kind and TTL) live in the shared database
+    The runs (the last thousand of each kind) live in the shared database
     (rag/storage/cache_traffic.py), so every replica learns from all the traffic.
     """
 
@@ -146,36 +146,32 @@ class ReuseTracker:
         self,
         session: TrafficSession,
         kind: str,
-        ttl: Ttl,
         prior_repeats: float = 1.0,
         prior_fresh: float = 2.0,
     ) -> None:
         self._session = session
         self._kind = kind
-        self._ttl = ttl
         self._prior = (prior_repeats, prior_fresh)
 
     def uses(self, key: str, now: float) -> int:
-        """Uses of key in its current run (0 when its last use is older than the TTL)."""
-        return self._session.run_uses(self._kind, self._ttl, key, self._since(now))
+        """Uses of key in its current run (0 when its last use is over five minutes old)."""
+        return self._session.run_uses(self._kind, key, self._since(now))
 
     def further_uses(self, key: str, now: float) -> float:
         """Expected further uses of key in its current run, after the use about to be made."""
         reached = self.uses(key, now) + 1
-        runs, beyond = self._session.runs_reaching(
-            self._kind, self._ttl, reached, key, self._since(now)
-        )
+        runs, beyond = self._session.runs_reaching(self._kind, reached, key, self._since(now))
         prior_repeats, prior_fresh = self._prior
         going_on = prior_repeats * max(1, reached - 1)
         return (going_on + beyond) / (prior_repeats + prior_fresh + runs)
 
     def observe(self, key: str, now: float) -> None:
         """Record a use of key at now."""
-        self._session.record_use(self._kind, self._ttl, key, now, self._since(now))
+        self._session.record_use(self._kind, key, now, self._since(now))
 
     def _since(self, now: float) -> float:
         """The earliest last use of a run still going at now."""
-        return now - TTL_SECONDS[self._ttl]
+        return now - TTL_SECONDS["5m"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +220,7 @@ class ReturnTracker:
 
     def chains(self, key: str, now: float, starts_chain: bool) -> int:
         """The chains of key's current run, counting the one this use is in."""
-        going = self._session.run_uses(self._kind, "1h", key, self._since(now))
+        going = self._session.run_uses(self._kind, key, self._since(now))
         return going + 1 if starts_chain or going == 0 else going
 
     def outlook(
@@ -236,7 +232,7 @@ class ReturnTracker:
         without one, both as multiples of the input price.
         """
         chains = self.chains(key, now, starts_chain)
-        lengths = self._session.run_lengths(self._kind, "1h", chains, key, self._since(now))
+        lengths = self._session.run_lengths(self._kind, chains, key, self._since(now))
         prior_repeats, prior_fresh = self._prior
         own = max(1, chains - 1)
         top = max([chains + own, *lengths])
@@ -258,7 +254,7 @@ class ReturnTracker:
 
     def observe(self, key: str, now: float, starts_chain: bool) -> None:
         """Record a use of key at now; starts_chain when it is the first of a chain."""
-        self._session.record_use(self._kind, "1h", key, now, self._since(now), counted=starts_chain)
+        self._session.record_use(self._kind, key, now, self._since(now), counted=starts_chain)
 
     def _since(self, now: float) -> float:
         return now - TTL_SECONDS["1h"]
@@ -375,7 +371,7 @@ class CachePlanner:
         if added_tokens <= 0:
             return None
         kind = _kind(planned)
-        chain = ReuseTracker(session, kind, "5m")
+        chain = ReuseTracker(session, kind)
         starts_chain = chain.uses(planned.key, now) == 0
         follow_ups = chain.further_uses(planned.key, now)
         short = max(0.0, prices.saving_per_token(follow_ups, "5m"))
@@ -398,7 +394,7 @@ def _observe(
 ) -> None:
     for planned in layers:
         if planned.layer is not CacheLayer.SYSTEM:
-            chain = ReuseTracker(session, _kind(planned), "5m")
+            chain = ReuseTracker(session, _kind(planned))
             starts_chain = chain.uses(planned.key, now) == 0
             chain.observe(planned.key, now)
             ReturnTracker(session, _kind(planned)).observe(planned.key, now, starts_chain)

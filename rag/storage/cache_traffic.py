@@ -1,10 +1,10 @@
 """The cache planner's memory in the shared database, so every replica plans from one traffic.
 
-It holds the marks the planner sent (key, TTL, when) and its reuse runs: per kind of layer and
-TTL, the uses of each key, each within the TTL of the one before (rag/cache_planner.py owns
-the rules and the statistics; this module only keeps the rows). Times are seconds on the
-planner's clock: wall-clock time in a server, so that replicas agree; a simulated clock in
-the benchmarks.
+It holds the marks the planner sent (key, TTL, when) and its reuse runs: per kind of
+statistics, the uses of each key, each within the kind's TTL of the one before
+(rag/cache_planner.py owns the rules and the statistics; this module only keeps the rows).
+Times are seconds on the planner's clock: wall-clock time in a server, so that replicas
+agree; a simulated clock in the benchmarks.
 
 A plan reads and writes in one write transaction; on PostgreSQL it first takes one advisory
 lock, so plans take turns across replicas and two of them planning the same key at once never
@@ -56,34 +56,29 @@ class TrafficSession:
         row = {"key": key, "ttl": ttl, "sent_at": sent_at, "expires_at": expires_at}
         upsert(self._connection, cache_marks, row)
 
-    def run_uses(self, kind: str, ttl: str, key: str, since: float) -> int:
+    def run_uses(self, kind: str, key: str, since: float) -> int:
         """Uses in key's run, if its last use was at or after since (else 0: no run going)."""
         uses = self._connection.execute(
             select(cache_reuse_runs.c.uses)
-            .where(_run_of(kind, ttl, key, since))
+            .where(_run_of(kind, key, since))
             .order_by(cache_reuse_runs.c.last_used_at.desc())
             .limit(1)
         ).scalar()
         return 0 if uses is None else int(uses)
 
-    def runs_reaching(
-        self, kind: str, ttl: str, uses: int, key: str, since: float
-    ) -> tuple[int, int]:
+    def runs_reaching(self, kind: str, uses: int, key: str, since: float) -> tuple[int, int]:
         """How many kept runs reached uses, and their uses beyond it, bar key's run going."""
         runs = cache_reuse_runs.c
         count, beyond = self._connection.execute(
             select(func.count(), func.coalesce(func.sum(runs.uses - uses), 0)).where(
                 runs.kind == kind,
-                runs.ttl == ttl,
                 runs.uses >= uses,
-                not_(_run_of(kind, ttl, key, since)),
+                not_(_run_of(kind, key, since)),
             )
         ).one()
         return int(count), int(beyond)
 
-    def run_lengths(
-        self, kind: str, ttl: str, at_least: int, key: str, since: float
-    ) -> dict[int, int]:
+    def run_lengths(self, kind: str, at_least: int, key: str, since: float) -> dict[int, int]:
         """How many kept runs have each number of uses from at_least up, bar key's run going.
 
         Runs still going count by the uses they have reached so far, as in runs_reaching.
@@ -93,28 +88,27 @@ class TrafficSession:
             select(runs.uses, func.count())
             .where(
                 runs.kind == kind,
-                runs.ttl == ttl,
                 runs.uses >= at_least,
-                not_(_run_of(kind, ttl, key, since)),
+                not_(_run_of(kind, key, since)),
             )
             .group_by(runs.uses)
         ).all()
         return {int(uses): int(count) for uses, count in rows}
 
     def record_use(
-        self, kind: str, ttl: str, key: str, now: float, since: float, counted: bool = True
+        self, kind: str, key: str, now: float, since: float, counted: bool = True
     ) -> None:
         """A use of key now: its run goes on if its last use was at or after since.
 
         Otherwise a new run starts. counted=False moves a going run's last use without adding
-        to its uses. Only the window most recently used runs of a kind and TTL are kept.
+        to its uses. Only the window most recently used runs of a kind are kept.
         """
         runs = cache_reuse_runs.c
         going = self._connection.execute(
-            select(runs.id).where(_run_of(kind, ttl, key, since)).order_by(runs.last_used_at.desc())
+            select(runs.id).where(_run_of(kind, key, since)).order_by(runs.last_used_at.desc())
         ).first()
         if going is None:
-            row = {"kind": kind, "ttl": ttl, "key": key, "last_used_at": now, "uses": 1}
+            row = {"kind": kind, "key": key, "last_used_at": now, "uses": 1}
             self._connection.execute(insert(cache_reuse_runs).values(row))
         else:
             self._connection.execute(
@@ -124,7 +118,7 @@ class TrafficSession:
             )
         older = (
             select(runs.id)
-            .where(runs.kind == kind, runs.ttl == ttl)
+            .where(runs.kind == kind)
             .order_by(runs.last_used_at.desc(), runs.id.desc())
             .offset(self._window)
         )
@@ -154,6 +148,6 @@ class CacheTraffic:
             yield TrafficSession(connection, self._window)
 
 
-def _run_of(kind: str, ttl: str, key: str, since: float) -> ColumnElement[bool]:
+def _run_of(kind: str, key: str, since: float) -> ColumnElement[bool]:
     runs = cache_reuse_runs.c
-    return and_(runs.kind == kind, runs.ttl == ttl, runs.key == key, runs.last_used_at >= since)
+    return and_(runs.kind == kind, runs.key == key, runs.last_used_at >= since)

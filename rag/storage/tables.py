@@ -228,17 +228,17 @@ cache_marks = Table(
     Index("ix_cache_marks_expires", "expires_at"),
 )
 
-# The cache planner's reuse runs per kind of layer and TTL: uses of a key each within the TTL
-# of the one before. A key's run is still going while its last use is within the TTL.
+# The cache planner's reuse runs per kind of statistics: uses of a key each within the kind's
+# TTL of the one before (rag/cache_planner.py names the kinds and their TTLs). A key's run is
+# still going while its last use is within the TTL.
 cache_reuse_runs = Table(
     "cache_reuse_runs",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("kind", String(64), nullable=False),
-    Column("ttl", String(4), nullable=False),
     Column("key", String(64), nullable=False),
     Column("last_used_at", Float(), nullable=False),
     Column("uses", Integer(), nullable=False),
-    Index("ix_cache_reuse_runs_key", "kind", "ttl", "key", "last_used_at"),
-    Index("ix_cache_reuse_runs_recent", "kind", "ttl", "last_used_at"),
+    Index("ix_cache_reuse_runs_key", "kind", "key", "last_used_at"),
+    Index("ix_cache_reuse_runs_recent", "kind", "last_used_at"),
 )

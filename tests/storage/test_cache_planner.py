@@ -8,8 +8,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
 
 from rag.cache_planner import CacheMark, CachePlanner, Multipliers, PlannedLayer, ReuseTracker
 from rag.pricing import ModelRates, PriceTable
@@ -18,6 +22,7 @@ from rag.storage import Database
 from rag.storage.cache_traffic import CacheTraffic, TrafficSession
 from rag.types import CacheLayer
 
+MIGRATIONS = Path(__file__).resolve().parents[2] / "rag" / "migrations"
 MODEL = "claude-sonnet-5-5"  # 512-token minimum; reads at 0.05x in the price table
 
 
@@ -259,13 +264,13 @@ async def test_layers_counted_though_unsent_share_the_plans_transaction(open_rep
     assert traffic.transactions == before + 1
     with traffic.planning() as session:
         # The old block's run is going again, the new block's has begun.
-        assert ReuseTracker(session, "documents", "5m").uses("old", clock.now) == 1
-        assert ReuseTracker(session, "documents", "5m").uses("new", clock.now) == 1
+        assert ReuseTracker(session, "documents").uses("old", clock.now) == 1
+        assert ReuseTracker(session, "documents").uses("new", clock.now) == 1
     # A dry run counts nothing.
     clock.now += 400
     await planner.plan(MODEL, _docs("new"), observe=False, unsent=_docs("old")[1:])
     with traffic.planning() as session:
-        assert ReuseTracker(session, "documents", "5m").uses("old", clock.now) == 0
+        assert ReuseTracker(session, "documents").uses("old", clock.now) == 0
 
 
 async def test_batch_prefixes_use_the_one_hour_ttl_when_enough_requests_share_them(new_planner):
@@ -284,11 +289,11 @@ def test_tracker_counts_finished_runs_and_not_the_one_in_progress(
     for index in range(20):
         for _ in range(3):
             with traffic.planning() as session:
-                ReuseTracker(session, "documents", "5m").observe(f"k{index}", now)
+                ReuseTracker(session, "documents").observe(f"k{index}", now)
             now += 10
         now += 400
     with traffic.planning() as session:
-        tracker = ReuseTracker(session, "documents", "5m")
+        tracker = ReuseTracker(session, "documents")
         # The prior is one pseudo-run with one further use and two with none.
         assert tracker.further_uses("new", now) == (1 + 20 * 2) / (3 + 20)
         tracker.observe("new", now)
@@ -300,13 +305,13 @@ def test_the_tracker_keeps_the_most_recent_runs_of_each_kind(open_replica):
     with traffic.planning() as session:
         for index in range(8):
             # Keys that came back twice, then three that never did: only those are kept.
-            ReuseTracker(session, "documents", "5m").observe(f"k{index}", index * 400.0)
+            ReuseTracker(session, "documents").observe(f"k{index}", index * 400.0)
             if index < 5:
-                ReuseTracker(session, "documents", "5m").observe(f"k{index}", index * 400.0 + 1)
-            ReuseTracker(session, "conversation", "5m").observe(f"c{index}", index * 400.0)
-        documents = ReuseTracker(session, "documents", "5m")
+                ReuseTracker(session, "documents").observe(f"k{index}", index * 400.0 + 1)
+            ReuseTracker(session, "conversation").observe(f"c{index}", index * 400.0)
+        documents = ReuseTracker(session, "documents")
         assert documents.further_uses("new", 4000.0) == (1 + 2 * 1) / (3 + 5)
-        conversations = ReuseTracker(session, "conversation", "5m")
+        conversations = ReuseTracker(session, "conversation")
         assert conversations.further_uses("new", 4000.0) == 1 / (3 + 5)
 
 
@@ -358,4 +363,43 @@ async def test_replicas_planning_one_key_at_once_count_every_use_in_one_run(open
     assert all(m.get(CacheLayer.DOCUMENTS) == CacheMark("5m") for m in marks)
     # No replica read the run between another's decision and its record of the use.
     with traffic[0].planning() as session:
-        assert ReuseTracker(session, "documents", "5m").uses("hot", clock.now) == 24
+        assert ReuseTracker(session, "documents").uses("hot", clock.now) == 24
+
+
+def test_the_upgrade_keeps_the_trackers_runs_and_drops_the_one_hour_runs_nobody_read(
+    storage_url: str,
+):
+    engine = create_engine(storage_url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0016")
+            rows = [
+                ("documents", "5m", "chain"),
+                ("documents:returns", "1h", "returning"),
+                ("documents", "1h", "stray"),
+            ]
+            for kind, ttl, key in rows:
+                connection.execute(
+                    text(
+                        "INSERT INTO cache_reuse_runs (kind, ttl, key, last_used_at, uses)"
+                        " VALUES (:kind, :ttl, :key, 0, 2)"
+                    ),
+                    {"kind": kind, "ttl": ttl, "key": key},
+                )
+    finally:
+        engine.dispose()
+    database = Database.open(storage_url)
+    try:
+        with database.reading() as connection:
+            kept = connection.execute(text("SELECT kind, key FROM cache_reuse_runs")).all()
+        assert sorted(tuple(row) for row in kept) == [
+            ("documents", "chain"),
+            ("documents:returns", "returning"),
+        ]
+        with CacheTraffic(database).reading() as session:
+            assert ReuseTracker(session, "documents").uses("chain", 10.0) == 2
+    finally:
+        database.close()
