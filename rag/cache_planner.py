@@ -18,9 +18,9 @@ prompt with a key naming its cached bytes (model, request options and content). 
    for the first return and deciding then: a key that came back once is likelier to come
    back again, and waiting costs one use, while a 1-hour write on a key that never returns
    is lost. Gaps of 10 to 50 minutes give F = 0 and a 1-hour write once recent keys show
-   returns; a popular key moves to a 1-hour entry on its own returns. Only the tokens the
-   mark would add past the layer before are weighed: a conversation mark is priced by its
-   new turns alone.
+   returns; a popular key moves to a 1-hour entry on its own returns, and starts its next
+   run on one when its last run came back. Only the tokens the mark would add past the
+   layer before are weighed: a conversation mark is priced by its new turns alone.
 4. The system layer (tools and system prompt, the same bytes for every request) is marked
    whenever it reaches the minimum: it is read back whenever there is traffic.
 5. A batch knows its reuse: n requests sharing a prefix write it once and read it n - 1 times.
@@ -205,6 +205,11 @@ class ReturnTracker:
 
     A prior starts it off, as in ReuseTracker: two runs stop at the key's count, and as many
     runs as the key has returned (at least one) go on as long again as it has.
+
+    A key starting a new run after one that came back is judged by that run instead: it is
+    expected to come back as often again, and waiting is worth nothing, as the first return
+    would be the 5-minute write its last run shows to be wasted. A popular chunk set stays
+    popular; the pool, mostly sets asked once, cannot tell it from the others.
     """
 
     def __init__(
@@ -232,6 +237,10 @@ class ReturnTracker:
         without one, both as multiples of the input price.
         """
         chains = self.chains(key, now, starts_chain)
+        if chains == 1:
+            last = self._session.last_run_uses(self._kind, key, self._since(now))
+            if last > 1:
+                return ReturnOutlook(float(last - 1), 0.0)
         lengths = self._session.run_lengths(self._kind, chains, key, self._since(now))
         prior_repeats, prior_fresh = self._prior
         own = max(1, chains - 1)

@@ -95,6 +95,17 @@ class TrafficSession:
         ).all()
         return {int(uses): int(count) for uses, count in rows}
 
+    def last_run_uses(self, kind: str, key: str, since: float) -> int:
+        """Uses in key's last finished run, one last used before since (0 if none is kept)."""
+        runs = cache_reuse_runs.c
+        uses = self._connection.execute(
+            select(runs.uses)
+            .where(runs.kind == kind, runs.key == key, runs.last_used_at < since)
+            .order_by(runs.last_used_at.desc())
+            .limit(1)
+        ).scalar()
+        return 0 if uses is None else int(uses)
+
     def record_use(
         self, kind: str, key: str, now: float, since: float, counted: bool = True
     ) -> None:

@@ -202,6 +202,30 @@ async def test_one_popular_chunk_set_does_not_make_every_new_one_worth_a_one_hou
     assert marks.get(CacheLayer.DOCUMENTS) == CacheMark("5m")
 
 
+async def test_a_key_whose_last_run_came_back_starts_its_next_run_on_a_one_hour_entry(
+    new_planner,
+):
+    # Most sets are asked once with a follow-up a minute later; "popular" came back twice
+    # within the hour, then went quiet for two hours.
+    planner, clock = new_planner()
+    for index in range(12):
+        await planner.plan(MODEL, _docs(f"once-{index}"))
+        clock.now += 60
+        await planner.plan(MODEL, _docs(f"once-{index}"))
+        clock.now += 600
+        if index < 3:
+            await planner.plan(MODEL, _docs("popular"))
+            clock.now += 60
+            await planner.plan(MODEL, _docs("popular"))
+            clock.now += 600
+    clock.now += 7200
+    # The pool says a new set is one of the many: a 5-minute write for its follow-up.
+    assert (await planner.plan(MODEL, _docs("new"))).get(CacheLayer.DOCUMENTS) == CacheMark("5m")
+    # The popular set's own last run says it comes back: one 1-hour write serves it.
+    marks = await planner.plan(MODEL, _docs("popular"))
+    assert marks.get(CacheLayer.DOCUMENTS) == CacheMark("1h")
+
+
 async def test_a_one_hour_mark_never_follows_a_five_minute_one(new_planner):
     # The system layer's 5-minute mark is lengthened to sit above the documents' 1-hour one.
     planner, clock = new_planner()
