@@ -152,16 +152,23 @@ class _Encoder(Protocol):
 
     def encode(self, texts: list[str], batch_size: int) -> Vectors: ...
 
+    def encode_one(self, text: str) -> Vector: ...
+
 
 class _TorchEncoder:
     """The fp32 weights in PyTorch, through sentence-transformers."""
 
-    def __init__(self, model: SentenceTransformer) -> None:
+    def __init__(self, model: SentenceTransformer, threads: int) -> None:
         self.model = model
+        self.threads = threads
         self.dimensions = int(model.get_embedding_dimension() or 0)
         self.window_tokens = int(model.max_seq_length or 0)
 
     def encode(self, texts: list[str], batch_size: int) -> Vectors:
+        import torch
+
+        # Set on every call, in the calling thread: the thread count is kept per thread.
+        torch.set_num_threads(self.threads)
         vectors = self.model.encode(
             texts,
             batch_size=batch_size,
@@ -170,6 +177,26 @@ class _TorchEncoder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_one(self, text: str) -> Vector:
+        """One short text (a question) on one thread: the same steps as encode() takes.
+
+        A question's dozen word pieces are too few to share out: a second thread only waits
+        at every operation's barrier, and with BM25 scoring beside the embedding (or any other
+        work on the machine) it waits for a core. encode()'s own preparation per call (the
+        model put in eval mode, its parameters walked to find the device, the batch sorted)
+        is skipped: the model is loaded in eval mode on the CPU and never leaves it.
+        """
+        import torch
+
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            features = self.model.preprocess([text])
+            out = self.model(features)
+            # encode(normalize_embeddings=True) normalises the Normalize module's output again.
+            vector = torch.nn.functional.normalize(out["sentence_embedding"], p=2, dim=1)
+        row: Vector = np.asarray(vector[0].numpy(), dtype=np.float32)
+        return row
 
 
 class _OnnxEncoder:
@@ -199,6 +226,10 @@ class _OnnxEncoder:
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return out
+
+    def encode_one(self, text: str) -> Vector:
+        row: Vector = self.encode([text], 1)[0]
+        return row
 
 
 class Embedder:
@@ -244,7 +275,7 @@ class Embedder:
             session = _load_session(self.model_path, self.onnx_path, self.threads)
             encoder = _OnnxEncoder(session, tokenizer, _window_tokens(self.model_path))
         else:
-            encoder = _TorchEncoder(_load_model(self.model_path, self.threads))
+            encoder = _TorchEncoder(_load_model(self.model_path, self.threads), self.threads)
         self._tokenizer = tokenizer
         self._encoder = encoder
         return self
@@ -312,9 +343,9 @@ class Embedder:
             return self.encoder.encode(list(texts), self.batch_size)
 
     def embed_query(self, text: str) -> Vector:
-        """Embed one query."""
-        row: Vector = self.embed_texts([text])[0]
-        return row
+        """Embed one query: the same vector embed_texts([text]) gives, sooner."""
+        with self._encode_lock:
+            return self.encoder.encode_one(text)
 
     async def aembed_texts(self, texts: Sequence[str]) -> Vectors:
         """embed_texts in a worker thread, so the event loop keeps serving."""
