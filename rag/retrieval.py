@@ -11,7 +11,8 @@ sections' answers would take. Only the order changes: each result keeps its cosi
 as its score, so context sizing reads one scale either way. The pool, k, weight and the
 section order were tuned on the `tune` half of the benchmark's FAQ sets
 (tests/benchmarks/bench_retrieval.py). The BM25 index is rebuilt when the corpus version
-changes.
+changes; it holds every chunk of the corpus version, so with hybrid on Chroma is asked for the
+pool's ids and distances only (reading text and metadata costs it more than the search).
 
 Only documents whose indexing is done are searched: chunks of a document being indexed, or
 of one retired or deleted whose chunks are still being purged, are left out of both rankings.
@@ -48,6 +49,12 @@ class _Store(Protocol):
     def nearest(
         self, vector: npt.NDArray[np.float32], k: int, excluded: Collection[str] = ()
     ) -> list[RetrievedChunk]: ...
+
+    def nearest_ids(
+        self, vector: npt.NDArray[np.float32], k: int, excluded: Collection[str] = ()
+    ) -> list[tuple[str, float]]: ...
+
+    def chunks_by_id(self, chunk_ids: Collection[str]) -> dict[str, Chunk]: ...
 
     def all_chunks(self) -> list[Chunk]: ...
 
@@ -92,6 +99,7 @@ class _LexicalIndex:
 
     def __init__(self, chunks: list[Chunk]) -> None:
         self._positions = {c.chunk_id: i for i, c in enumerate(chunks)}
+        self.chunks = {c.chunk_id: c for c in chunks}
         self._bm25 = bm25s.BM25()
         if chunks:
             self._bm25.index(_words([c.embedding_text for c in chunks]), show_progress=False)
@@ -145,7 +153,15 @@ class Retriever:
         vector, words = await asyncio.gather(
             self._embedder.aembed_query(query), asyncio.to_thread(lexical.scores, query)
         )
-        pool = await asyncio.to_thread(self._store.nearest, vector, wanted, excluded)
+        # The index holds every chunk of this corpus version: Chroma is asked for ids only.
+        found = await asyncio.to_thread(self._store.nearest_ids, vector, wanted, excluded)
+        missing = [chunk_id for chunk_id, _ in found if chunk_id not in lexical.chunks]
+        more = await asyncio.to_thread(self._store.chunks_by_id, missing) if missing else {}
+        pool = [
+            RetrievedChunk(chunk=lexical.chunks.get(chunk_id) or more[chunk_id], score=score)
+            for chunk_id, score in found
+            if chunk_id in lexical.chunks or chunk_id in more
+        ]
         return sections_first(rerank(pool, words, self.lexical_weight))[:top_k]
 
     def key_fields(self) -> dict[str, object]:

@@ -172,17 +172,9 @@ class ChunkStore:
 
         Chunks of the excluded documents are never among them.
         """
-        if k < 1 or self.count() == 0:
+        found = self._query(vector, k, excluded, ["documents", "metadatas", "distances"])
+        if found is None:
             return []
-        where: dict[str, Any] | None = None
-        if excluded:
-            where = {"document_id": {"$nin": sorted(excluded)}}
-        found = self._collection.query(
-            query_embeddings=vector.reshape(1, -1),
-            n_results=k,
-            where=where,
-            include=["documents", "metadatas", "distances"],
-        )
         ids = found["ids"][0]
         texts = (found["documents"] or [[]])[0]
         metas = (found["metadatas"] or [[]])[0]
@@ -191,6 +183,49 @@ class ChunkStore:
             RetrievedChunk(chunk=_chunk(i, t, m), score=1.0 - float(d))
             for i, t, m, d in zip(ids, texts, metas, distances, strict=True)
         ]
+
+    def nearest_ids(
+        self, vector: npt.NDArray[np.float32], k: int, excluded: Collection[str] = ()
+    ) -> list[tuple[str, float]]:
+        """nearest() without the chunks: their ids, each with its cosine similarity.
+
+        For a caller that holds the chunks already: Chroma then reads no text nor metadata,
+        which costs it more than the search itself.
+        """
+        found = self._query(vector, k, excluded, ["distances"])
+        if found is None:
+            return []
+        distances = (found["distances"] or [[]])[0]
+        return [(i, 1.0 - float(d)) for i, d in zip(found["ids"][0], distances, strict=True)]
+
+    def chunks_by_id(self, chunk_ids: Collection[str]) -> dict[str, Chunk]:
+        """The chunks of those ids that are in the store."""
+        if not chunk_ids:
+            return {}
+        found = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        return {
+            i: _chunk(i, t, m)
+            for i, t, m in zip(
+                found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True
+            )
+        }
+
+    def _query(
+        self,
+        vector: npt.NDArray[np.float32],
+        k: int,
+        excluded: Collection[str],
+        include: list[Any],
+    ) -> Any:
+        if k < 1:
+            return None
+        where: dict[str, Any] | None = None
+        if excluded:
+            where = {"document_id": {"$nin": sorted(excluded)}}
+        # An empty collection answers with no ids: no count() beforehand, one round trip less.
+        return self._collection.query(
+            query_embeddings=vector.reshape(1, -1), n_results=k, where=where, include=include
+        )
 
     def _get(self, where: dict[str, Any] | None = None) -> list[Chunk]:
         found = self._collection.get(where=where, include=["documents", "metadatas"])
