@@ -16,6 +16,7 @@ On top of the text the API adds framing nobody sends, measured from the same rec
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -51,8 +52,26 @@ ADAPTIVE_THINKING_TOKENS_4_6 = 17
 IMAGE_TOKENS = 1_600
 
 
+# A chunk's text is counted many times on its way into one request (the retrieval budget, the
+# context sizing, each layer of the draft and of the marked prompt) and again whenever a later
+# question finds it: counts of texts up to a chunk's size are remembered.
+_REMEMBERED_TEXTS = 2048
+_REMEMBERED_MAX_CHARS = 4096
+
+
 def estimate_text_tokens(text: str) -> int:
     """Tokens Claude would count for a piece of text."""
+    if len(text) > _REMEMBERED_MAX_CHARS:
+        return _count_text_tokens(text)
+    return _remembered_text_tokens(text)
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_TEXTS)
+def _remembered_text_tokens(text: str) -> int:
+    return _count_text_tokens(text)
+
+
+def _count_text_tokens(text: str) -> int:
     total = 0
     for piece in _PIECES.findall(text):
         first = piece[0]
