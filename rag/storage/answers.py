@@ -48,11 +48,9 @@ class AnswerCache:
         """
         poll = _FIRST_POLL_SECONDS
         while True:
-            stored = await asyncio.to_thread(self._get, key, True)
-            if stored is not None:
+            stored, claimed = await asyncio.to_thread(self._get_or_claim, key)
+            if stored is not None or claimed:
                 return stored
-            if await asyncio.to_thread(self._claim, key):
-                return None
             await asyncio.sleep(poll)
             poll = min(poll * 2, _MAX_POLL_SECONDS)
 
@@ -87,6 +85,13 @@ class AnswerCache:
                     update(answers).where(c.key == key).values(used_epoch_ms=_now_ms())
                 )
         return load_answer(row._mapping)
+
+    def _get_or_claim(self, key: str) -> tuple[StoredAnswer | None, bool]:
+        # One trip to a worker thread for both steps: the answer, else whether it is claimed.
+        stored = self._get(key, True)
+        if stored is not None:
+            return stored, False
+        return None, self._claim(key)
 
     def _claim(self, key: str) -> bool:
         now_ms = _now_ms()
