@@ -142,16 +142,16 @@ class Retriever:
 
     async def search(self, query: str, top_k: int) -> list[RetrievedChunk]:
         """The top_k chunks for query, best first, of documents whose indexing is done."""
-        excluded = frozenset(await asyncio.to_thread(self._outside_corpus))
         wanted = top_k * _CANDIDATES_PER_RESULT
         if not self.hybrid:
+            excluded = frozenset(await asyncio.to_thread(self._outside_corpus))
             vector = await self._embedder.aembed_query(query)
             pool = await asyncio.to_thread(self._store.nearest, vector, wanted, excluded)
             return sections_first(pool)[:top_k]
-        lexical = await self._lexical_index()
-        # The lexical scores need no vector: they run on the second core while the query embeds.
-        vector, words = await asyncio.gather(
-            self._embedder.aembed_query(query), asyncio.to_thread(lexical.scores, query)
+        # The corpus reads and the lexical scores need no vector: they run on the second core
+        # while the query embeds.
+        vector, (excluded, lexical, words) = await asyncio.gather(
+            self._embedder.aembed_query(query), self._lexical_side(query)
         )
         # The index holds every chunk of this corpus version: Chroma is asked for ids only.
         found = await asyncio.to_thread(self._store.nearest_ids, vector, wanted, excluded)
@@ -185,6 +185,16 @@ class Retriever:
             found = within_budget(await self.search(query, top_k), self._budget_tokens)
             span.set({"strata.chunks": len(found)})
         return found
+
+    async def _lexical_side(
+        self, query: str
+    ) -> tuple[frozenset[str], _LexicalIndex, Mapping[str, float]]:
+        """The documents outside the corpus, the BM25 index and query's BM25 scores."""
+        outside, lexical = await asyncio.gather(
+            asyncio.to_thread(self._outside_corpus), self._lexical_index()
+        )
+        words = await asyncio.to_thread(lexical.scores, query)
+        return frozenset(outside), lexical, words
 
     async def _lexical_index(self) -> _LexicalIndex:
         version = await asyncio.to_thread(self._corpus_version)
