@@ -342,7 +342,9 @@ class CachePlanner:
             # Read once the lock is held: a plan that waited must not write an older time.
             now = self._clock()
             if observe:
-                _observe(session, now, unsent, {})
+                # A block sent again (the same chunks found anew) is one use, counted below.
+                sent = {planned.key for planned in layers}
+                _observe(session, now, [p for p in unsent if p.key not in sent], {})
             for planned in layers:
                 added = planned.prefix_tokens - covered
                 mark = self._decide(session, now, planned, minimum, prices, added)

@@ -297,6 +297,19 @@ async def test_layers_counted_though_unsent_share_the_plans_transaction(open_rep
         assert ReuseTracker(session, "documents").uses("old", clock.now) == 0
 
 
+async def test_a_block_sent_again_after_its_entry_is_gone_counts_as_one_use(open_replica):
+    # A follow-up whose block is out of the cache may find the same chunks again: its new block
+    # is the old one, sent and counted as unsent at once. That is one use, not two.
+    traffic = CacheTraffic(open_replica())
+    clock = _Clock()
+    planner = CachePlanner("adaptive", PriceTable(), traffic, clock)
+    await planner.plan(MODEL, _docs("block"))
+    clock.now += 400
+    await planner.plan(MODEL, _docs("block"), unsent=_docs("block")[1:])
+    with traffic.reading() as session:
+        assert ReuseTracker(session, "documents").uses("block", clock.now) == 1
+
+
 async def test_batch_prefixes_use_the_one_hour_ttl_when_enough_requests_share_them(new_planner):
     planner, _ = new_planner()
     assert planner.plan_batch(MODEL, 3000, copies=1) is None
