@@ -30,9 +30,10 @@ ASSUMPTION = (
     "A marked layer is predicted to be read from the prompt cache when this process sent the "
     "same content, marked, within the TTL of that mark (5 minutes or 1 hour). A follow-up is "
     "predicted to read through its documents layer and to write its conversation layer anew. "
-    "Marked layers not predicted read are written at the 5-minute rate. Layer sizes are "
-    "Strata's estimates scaled to the counted total. Another process, another model or an "
-    "evicted entry can make the prediction wrong; output is priced at max_tokens, an upper bound."
+    "Marked layers not predicted read are written at their mark's rate (5 minutes or 1 hour). "
+    "Layer sizes are Strata's estimates scaled to the counted total. Another process, another "
+    "model or an evicted entry can make the prediction wrong; output is priced at max_tokens, "
+    "an upper bound."
 )
 _LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
 
@@ -112,9 +113,14 @@ async def price_ask(
     layers = _layers(prompt, live, input_tokens)
     read = _prefix_end(layers, lambda layer: layer.cached)
     written = max(_prefix_end(layers, lambda layer: layer.marked) - read, 0)
+    # A 1-hour mark never follows a 5-minute one: what is written up to the last 1-hour mark
+    # is written for an hour, the rest for five minutes.
+    hour_marks = {layer for layer, ttl in prompt.mark_ttls.items() if ttl == "1h"}
+    written_1h = max(_prefix_end(layers, lambda layer: layer.layer in hour_marks) - read, 0)
     predicted = Usage(
         input_tokens=input_tokens - read - written,
-        cache_creation_5m_input_tokens=written,
+        cache_creation_5m_input_tokens=written - written_1h,
+        cache_creation_1h_input_tokens=written_1h,
         cache_read_input_tokens=read,
     )
     with_output = replace(predicted, output_tokens=request.max_tokens)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rag.cache_planner import CacheMark, PlannedLayer, layer_key
@@ -67,6 +67,8 @@ class LayeredPrompt:
     marked_layers: tuple[CacheLayer, ...]
     # The tool-use system prompt the API puts before everything when there are tools.
     tool_prompt_tokens: int = 0
+    # The TTL of each marked layer's mark.
+    mark_ttls: dict[CacheLayer, str] = field(default_factory=dict)
 
     def request_params(self) -> dict[str, Any]:
         """The system, tools and messages arguments of a Messages API call."""
@@ -267,6 +269,7 @@ def build_prompt(
         + PROMPT_TAIL_TOKENS,
         marked_layers=tuple(layer for layer in _LAYERS if layer in marked),
         tool_prompt_tokens=estimate_tool_prompt_tokens(None, model) if tool_blocks else 0,
+        mark_ttls={layer: marks[layer].ttl for layer in marked},
     )
 
 

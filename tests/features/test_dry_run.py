@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from rag.settings import Settings
+from rag.storage import Database
+from rag.storage.database import database_url
 from tests.answering.conftest import UpstreamMonitor
 from tests.features.conftest import CURRENT_MODEL, LEGACY_MODEL, MODELS, ask_json, ledger_rows
 
@@ -107,3 +111,27 @@ def test_a_dry_run_the_model_cannot_serve_is_refused_before_any_call(client: htt
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "feature_unsupported"
     assert ledger_rows(client) == []
+
+
+def test_dry_run_prices_a_layer_marked_for_an_hour_at_the_one_hour_write_rate(
+    client: httpx.Client, strata_settings: Settings
+):
+    first = ask_json(client, QUESTION, top_k=12)
+    conversation = first["conversation_id"]
+    ask_json(client, "How warm should it be kept?", top_k=12, conversation_id=conversation)
+    follow_up = {"top_k": 12, "conversation_id": conversation}
+    before = dry_run(client, "Does it need feeding at weekends?", **follow_up)
+    # The same entries, had the planner written them for an hour: the follow-up's marks are
+    # 1-hour ones, and the new turns it writes cost the 1-hour rate.
+    database = Database.open(database_url(strata_settings.home, None))
+    try:
+        with database.writing() as connection:
+            connection.execute(text("UPDATE cache_marks SET ttl = '1h'"))
+    finally:
+        database.close()
+    after = dry_run(client, "Does it need feeding at weekends?", **follow_up)
+
+    written = [layer for layer in after["layers"] if layer["marked"] and not layer["cached"]]
+    assert written
+    assert after["layers"] == before["layers"]
+    assert after["predicted_input_cost_usd"] > before["predicted_input_cost_usd"]
