@@ -177,6 +177,18 @@ def test_a_1h_entry_outlives_five_minutes(client: anthropic.Anthropic, clock: Sc
     assert _ask(client, system=_system(ttl="1h")).usage.cache_read_input_tokens == 0
 
 
+def test_a_1h_mark_on_a_live_5m_entry_reads_it_and_leaves_it_5m(
+    client: anthropic.Anthropic, clock: ScaledClock
+) -> None:
+    _ask(client)
+    clock.advance(60)
+    read = _ask(client, system=_system(ttl="1h")).usage
+    assert read.cache_read_input_tokens > 0
+    assert read.cache_creation_input_tokens == 0
+    clock.advance(301)
+    assert _ask(client, system=_system(ttl="1h")).usage.cache_read_input_tokens == 0
+
+
 def test_time_scale_runs_the_cache_clock_faster(api_key: str) -> None:
     fast = ScaledClock(time_scale=3000)
     with serve_in_thread(create_app(EmulatorConfig(time_scale=3000), clock=fast)) as url:
