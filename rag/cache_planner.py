@@ -341,19 +341,22 @@ class CachePlanner:
         with self._traffic.planning() if observe else self._traffic.reading() as session:
             # Read once the lock is held: a plan that waited must not write an older time.
             now = self._clock()
+            warm = {planned.key: _live_ttl(session, planned.key, now) for planned in layers}
             if observe:
                 # A block sent again (the same chunks found anew) is one use, counted below.
                 sent = {planned.key for planned in layers}
-                _observe(session, now, [p for p in unsent if p.key not in sent], {})
+                _observe(session, now, [p for p in unsent if p.key not in sent], {}, {})
             for planned in layers:
                 added = planned.prefix_tokens - covered
-                mark = self._decide(session, now, planned, minimum, prices, added)
+                mark = self._decide(
+                    session, now, planned, minimum, prices, added, warm[planned.key]
+                )
                 if mark is not None:
                     marks[planned.layer] = mark
                     covered = planned.prefix_tokens
             marks = _ordered_ttls(marks, [planned.layer for planned in layers])
             if observe:
-                _observe(session, now, layers, marks)
+                _observe(session, now, layers, marks, warm)
         return marks
 
     def _live_keys(self, keys: list[str]) -> set[str]:
@@ -369,12 +372,12 @@ class CachePlanner:
         minimum: int,
         prices: Multipliers,
         added_tokens: int,
+        warm: Ttl | None,
     ) -> CacheMark | None:
         if self.policy == "always":
             return CacheMark()
         if planned.prefix_tokens < minimum:
             return None
-        warm = _live_ttl(session, planned.key, now)
         if warm is not None:
             return CacheMark(warm)
         if planned.layer is CacheLayer.SYSTEM:
@@ -402,6 +405,7 @@ def _observe(
     now: float,
     layers: Iterable[PlannedLayer],
     marks: dict[CacheLayer, CacheMark],
+    warm: dict[str, Ttl | None],
 ) -> None:
     for planned in layers:
         if planned.layer is not CacheLayer.SYSTEM:
@@ -411,7 +415,11 @@ def _observe(
             ReturnTracker(session, _kind(planned)).observe(planned.key, now, starts_chain)
         mark = marks.get(planned.layer)
         if mark is not None:
-            session.record_mark(planned.key, mark.ttl, now, now + TTL_SECONDS[mark.ttl])
+            # A mark on a live entry reads it, and a read refreshes the entry at its own TTL:
+            # billing writes for an hour only past the highest hit, so a 5-minute entry marked
+            # 1h (to sit above a 1-hour write) stays a 5-minute one.
+            ttl = warm.get(planned.key) or mark.ttl
+            session.record_mark(planned.key, ttl, now, now + TTL_SECONDS[ttl])
 
 
 def _live_ttl(session: TrafficSession, key: str, now: float) -> Ttl | None:
@@ -435,8 +443,9 @@ def _ordered_ttls(
 ) -> dict[CacheLayer, CacheMark]:
     """The API refuses a 1-hour mark after a 5-minute one: a mark above a 1-hour one is 1h too.
 
-    Lengthening the upper mark costs only when it writes, and the upper layers are the short,
-    widely shared ones; shortening the lower one would lose the entry the 1-hour write is for.
+    Lengthening the upper mark costs only when it writes (a live entry it reads keeps its own
+    TTL: see _observe), and the upper layers are the short, widely shared ones; shortening the
+    lower one would lose the entry the 1-hour write is for.
     """
     ordered: dict[CacheLayer, CacheMark] = {}
     long_below = False

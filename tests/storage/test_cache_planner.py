@@ -238,6 +238,25 @@ async def test_a_one_hour_mark_never_follows_a_five_minute_one(new_planner):
     assert marks == {CacheLayer.SYSTEM: CacheMark("1h"), CacheLayer.DOCUMENTS: CacheMark("1h")}
 
 
+async def test_a_live_five_minute_entry_marked_1h_to_sit_above_a_1h_write_stays_five_minutes(
+    new_planner,
+):
+    # The mark on the system layer reads its live 5-minute entry: billing writes for an hour
+    # only what follows the highest hit, so that entry keeps its 5-minute life.
+    planner, clock = new_planner()
+    await _run_sets(planner, clock, uses=4, sets=10, gap=600)
+    system = PlannedLayer(CacheLayer.SYSTEM, "system-long", 1000)
+    assert await planner.plan(MODEL, [system]) == {CacheLayer.SYSTEM: CacheMark("5m")}
+    clock.now += 60
+    marks = await planner.plan(MODEL, [system, PlannedLayer(CacheLayer.DOCUMENTS, "set-x", 3000)])
+    assert marks == {CacheLayer.SYSTEM: CacheMark("1h"), CacheLayer.DOCUMENTS: CacheMark("1h")}
+    clock.now += 299
+    assert await planner.live("system-long")
+    clock.now += 2
+    assert not await planner.live("system-long")
+    assert await planner.live("set-x")
+
+
 async def test_a_conversation_mark_is_weighed_on_its_new_turns_only(new_planner):
     planner, clock = new_planner()
     # The documents layer, marked a minute ago, covers all but 10 tokens of the conversation
