@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ingest.files import content_hash, document_id_of
 from ingest.sniffing import (
@@ -139,10 +139,49 @@ class _TitleParser(HTMLParser):
             self.title += data
 
 
+_NAVIGATION_CLASSES = frozenset({"navheader", "navfooter"})
+
+
+def _is_navigation(tag: str, attrs: dict[str, str | None]) -> bool:
+    """A page's navigation: links to other pages, not part of the text.
+
+    `<nav>`, anything marked role="navigation", and DocBook's header and footer bars (the
+    previous and next chapters' titles, which would otherwise join the page's first and last
+    sections and be found for questions about those chapters).
+    """
+    if tag == "nav" or attrs.get("role") == "navigation":
+        return True
+    return not _NAVIGATION_CLASSES.isdisjoint((attrs.get("class") or "").split())
+
+
+class _SkipNavigation:
+    """An html2text tag callback that silences navigation elements, nested ones included."""
+
+    def __init__(self) -> None:
+        self._tag: str | None = None  # the open navigation element's tag
+        self._depth = 0  # its own tag's elements open inside it, itself included
+
+    def __call__(self, converter: Any, tag: str, attrs: dict[str, str | None], start: bool) -> bool:
+        if self._tag is None:
+            if not (start and _is_navigation(tag, attrs)):
+                return False
+            self._tag, self._depth = tag, 1
+            converter.quiet += 1
+            return True
+        if tag == self._tag:
+            self._depth += 1 if start else -1
+            if self._depth == 0:
+                self._tag = None
+                converter.quiet -= 1
+        return True
+
+
 def _html_to_markdown(html: str) -> tuple[str, str]:
     import html2text
 
     converter = html2text.HTML2Text()
+    # html2text declares the callback's attribute as None only.
+    converter.tag_callback = _SkipNavigation()  # type: ignore[assignment]
     converter.body_width = 0
     converter.ignore_images = True
     converter.ignore_links = True

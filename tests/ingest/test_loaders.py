@@ -45,6 +45,33 @@ def test_html_takes_its_title_and_headings_and_drops_scripts() -> None:
     assert "Owls hunt at night." in document.text
 
 
+def test_html_navigation_is_not_part_of_the_text() -> None:
+    # DocBook's header and footer bars name the previous and next chapters; other sites mark
+    # their menus with <nav> or role="navigation". None of it is the page's own text.
+    html = (
+        b"<html><head><title>Chapter 9. Upgrades</title></head><body>"
+        b'<div class="navheader"><table><tr><th>Chapter 9. Upgrades</th></tr><tr>'
+        b'<td><a href="8.html">Prev</a></td><td><div>nested</div></td></tr></table></div>'
+        b'<nav><ul><li><a href="/">Home</a></li><li>Site map</li></ul></nav>'
+        b"<h1>Chapter 9. Upgrades</h1><p>Upgrade one release at a time.</p>"
+        b'<div role="navigation">Jump to section</div>'
+        b"<h2>9.1. Kernels</h2><p>Reboot after a kernel upgrade.</p>"
+        b'<div class="navfooter"><table><tr><td>Chapter 8. Packages</td>'
+        b"<td>Chapter 10. Keeping your system up to date</td></tr></table></div>"
+        b"<p>Last changed in 2024.</p></body></html>"
+    )
+    document = load_document(html, "upgrades.html")
+
+    assert "Upgrade one release at a time." in document.text
+    assert "Reboot after a kernel upgrade." in document.text
+    assert "Last changed in 2024." in document.text  # the page goes on after its footer
+    for navigation in ("Prev", "nested", "Home", "Site map", "Jump to", "Chapter 8", "Chapter 10"):
+        assert navigation not in document.text, navigation
+    assert [s.heading_path for s in document.sections if "Reboot" in s.text] == [
+        ("Chapter 9. Upgrades", "9.1. Kernels")
+    ]
+
+
 def test_html_code_after_a_list_stays_a_code_block_of_its_own() -> None:
     html = b"<h1>Loop</h1><ul><li>one</li><li>two</li></ul><pre>for x in y:\n    print(x)</pre>"
 
