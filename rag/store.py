@@ -245,6 +245,23 @@ class ChunkStore:
         """Every chunk, ordered by document and position (for a lexical index)."""
         return self._get()
 
+    def all_chunks_with_vectors(self) -> tuple[list[Chunk], npt.NDArray[np.float32]]:
+        """Every chunk as all_chunks orders them, and their vectors in the same order."""
+        found = self._collection.get(include=["documents", "metadatas", "embeddings"])
+        chunks = [
+            _chunk(i, t, m)
+            for i, t, m in zip(
+                found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True
+            )
+        ]
+        if not chunks:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        vectors = np.asarray(found["embeddings"], dtype=np.float32)
+        order = sorted(
+            range(len(chunks)), key=lambda at: (chunks[at].document_id, chunks[at].position)
+        )
+        return [chunks[at] for at in order], vectors[order]
+
     def delete_document(self, document_id: str) -> int:
         """Remove every chunk of a document; returns how many there were."""
         result = self._collection.delete(where={"document_id": document_id})

@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from rag.embeddings import Embedder
-from rag.retrieval import Retriever, _LexicalIndex, rerank, sections_first
+from rag.retrieval import (
+    OPENING_WEIGHT,
+    SECTION_LEXICAL_WEIGHT,
+    Retriever,
+    _LexicalIndex,
+    fuse,
+    sections_first,
+)
 from rag.store import ChunkStore
 from rag.types import Chunk
 from tests.answering.conftest import corpus_chunks
@@ -59,9 +66,16 @@ async def test_hybrid_search_finds_what_the_whole_pool_from_chroma_gave(
     found = await retriever.search(question, top_k)
 
     # The path before: chunks, text and metadata included, read from Chroma's answer.
-    pool = store.nearest(embedder.embed_texts([question])[0], top_k * 3)
-    words = _LexicalIndex(store.all_chunks()).scores(question)
-    before = sections_first(rerank(pool, words, retriever.lexical_weight))[:top_k]
+    vector = embedder.embed_texts([question])[0]
+    pool = store.nearest(vector, top_k * 3)
+    index = _LexicalIndex(*store.all_chunks_with_vectors())
+    words, section_words = index.scores(question)
+    rankings = [
+        (retriever.lexical_weight, words),
+        (OPENING_WEIGHT, index.openings(vector, pool)),
+        (SECTION_LEXICAL_WEIGHT, section_words),
+    ]
+    before = sections_first(fuse(pool, rankings))[:top_k]
 
     assert [r.chunk for r in found] == [r.chunk for r in before]
     assert [r.score for r in found] == pytest.approx([r.score for r in before], abs=1e-5)
