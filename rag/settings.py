@@ -223,10 +223,11 @@ class Settings(BaseSettings):
     )
     hybrid_search: bool = Field(
         True,
-        description="Re-rank dense search's candidates (three per chunk wanted) with BM25 by "
-        "weighted reciprocal rank fusion; scores stay cosine similarities. On by default: it "
-        "ranks the answer higher on the `tune` half of both of the retrieval benchmark's FAQ "
-        "sets.",
+        description="Re-rank dense search's candidates (three per chunk wanted) by weighted "
+        "reciprocal rank fusion with BM25 of each chunk, the similarity of the opening chunk "
+        "of its section and BM25 of its whole section; scores stay cosine similarities. On "
+        "by default: it ranks the answer higher on the `tune` half of both of the retrieval "
+        "benchmark's FAQ sets.",
     )
     hybrid_lexical_weight: float = Field(
         0.3,
