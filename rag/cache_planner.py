@@ -407,14 +407,25 @@ def _observe(
     marks: dict[CacheLayer, CacheMark],
     warm: dict[str, Ttl | None],
 ) -> None:
-    for planned in layers:
+    layers = list(layers)
+    # The request reads up to its deepest live marked layer, and billing writes only past the
+    # highest hit: a mark above it on an expired entry is not written, so it is not recorded.
+    read_through = max(
+        (
+            index
+            for index, planned in enumerate(layers)
+            if planned.layer in marks and warm.get(planned.key) is not None
+        ),
+        default=-1,
+    )
+    for index, planned in enumerate(layers):
         if planned.layer is not CacheLayer.SYSTEM:
             chain = ReuseTracker(session, _kind(planned))
             starts_chain = chain.uses(planned.key, now) == 0
             chain.observe(planned.key, now)
             ReturnTracker(session, _kind(planned)).observe(planned.key, now, starts_chain)
         mark = marks.get(planned.layer)
-        if mark is not None:
+        if mark is not None and (index >= read_through or warm.get(planned.key) is not None):
             # A mark on a live entry reads it, and a read refreshes the entry at its own TTL:
             # billing writes for an hour only past the highest hit, so a 5-minute entry marked
             # 1h (to sit above a 1-hour write) stays a 5-minute one.

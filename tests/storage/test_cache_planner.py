@@ -257,6 +257,31 @@ async def test_a_live_five_minute_entry_marked_1h_to_sit_above_a_1h_write_stays_
     assert await planner.live("set-x")
 
 
+async def test_an_expired_layer_above_a_live_one_is_read_past_and_not_remembered_as_written(
+    new_planner,
+):
+    # The request reads up to the documents layer's live 1-hour entry; billing writes only what
+    # follows the highest hit, so the system layer's expired 5-minute entry is not re-created.
+    planner, clock = new_planner()
+    await _run_sets(planner, clock, uses=4, sets=10, gap=600)
+    system = PlannedLayer(CacheLayer.SYSTEM, "system-long", 1000)
+    documents = PlannedLayer(CacheLayer.DOCUMENTS, "set-x", 3000)
+    assert await planner.plan(MODEL, [system]) == {CacheLayer.SYSTEM: CacheMark("5m")}
+    clock.now += 60
+    assert await planner.plan(MODEL, [system, documents]) == {
+        CacheLayer.SYSTEM: CacheMark("1h"),
+        CacheLayer.DOCUMENTS: CacheMark("1h"),
+    }
+    clock.now += 301
+    assert await planner.live_keys(["system-long", "set-x"]) == {"set-x"}
+    marks = await planner.plan(MODEL, [system, documents])
+    assert marks == {CacheLayer.SYSTEM: CacheMark("1h"), CacheLayer.DOCUMENTS: CacheMark("1h")}
+    assert await planner.live_keys(["system-long", "set-x"]) == {"set-x"}
+    # Alone, the system layer is the request's only mark: it is written, and remembered.
+    assert await planner.plan(MODEL, [system]) == {CacheLayer.SYSTEM: CacheMark("5m")}
+    assert await planner.live("system-long")
+
+
 async def test_a_conversation_mark_is_weighed_on_its_new_turns_only(new_planner):
     planner, clock = new_planner()
     # The documents layer, marked a minute ago, covers all but 10 tokens of the conversation
