@@ -87,6 +87,16 @@ def _metadata(chunk: Chunk) -> dict[str, str | int]:
     return meta
 
 
+def _chunks(found: Any) -> list[Chunk]:
+    """The chunks of a Chroma get() result, in its order."""
+    return [
+        _chunk(i, t, m)
+        for i, t, m in zip(
+            found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True
+        )
+    ]
+
+
 def _chunk(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Chunk:
     page = meta.get("page")
     return Chunk(
@@ -203,12 +213,7 @@ class ChunkStore:
         if not chunk_ids:
             return {}
         found = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
-        return {
-            i: _chunk(i, t, m)
-            for i, t, m in zip(
-                found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True
-            )
-        }
+        return {chunk.chunk_id: chunk for chunk in _chunks(found)}
 
     def _query(
         self,
@@ -229,13 +234,7 @@ class ChunkStore:
 
     def _get(self, where: dict[str, Any] | None = None) -> list[Chunk]:
         found = self._collection.get(where=where, include=["documents", "metadatas"])
-        chunks = [
-            _chunk(i, t, m)
-            for i, t, m in zip(
-                found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True
-            )
-        ]
-        return sorted(chunks, key=lambda c: (c.document_id, c.position))
+        return sorted(_chunks(found), key=lambda c: (c.document_id, c.position))
 
     def chunks_of(self, document_id: str) -> list[Chunk]:
         """A document's chunks in reading order."""
@@ -248,12 +247,7 @@ class ChunkStore:
     def all_chunks_with_vectors(self) -> tuple[list[Chunk], npt.NDArray[np.float32]]:
         """Every chunk as all_chunks orders them, and their vectors in the same order."""
         found = self._collection.get(include=["documents", "metadatas", "embeddings"])
-        chunks = [
-            _chunk(i, t, m)
-            for i, t, m in zip(
-                found["ids"], found["documents"] or [], found["metadatas"] or [], strict=True
-            )
-        ]
+        chunks = _chunks(found)
         if not chunks:
             return [], np.zeros((0, 0), dtype=np.float32)
         vectors = np.asarray(found["embeddings"], dtype=np.float32)
