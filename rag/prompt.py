@@ -96,7 +96,7 @@ def prefix_boundaries(prompt: LayeredPrompt) -> list[tuple[str, int]]:
     message but the last; each is named by a digest of the bytes before it (marks left out),
     so two requests share a boundary's name exactly when they share that prefix.
     """
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(_cites(prompt))
     tokens = prompt.tool_prompt_tokens
     found: list[tuple[str, int]] = []
 
@@ -158,7 +158,7 @@ def planned_layers(
     reuse statistics the documents block is judged by (FOLLOW_UP_DOCUMENTS for a block a
     follow-up built for itself).
     """
-    system = _digest(draft.layer_bytes(CacheLayer.SYSTEM))
+    system = _digest(_cites(draft) + draft.layer_bytes(CacheLayer.SYSTEM))
     above = system
     if CacheLayer.DOCUMENTS in draft.layer_prefix_tokens:
         above = _digest(draft.layer_bytes(CacheLayer.DOCUMENTS))
@@ -176,6 +176,22 @@ def planned_layers(
         )
         for layer, tokens in draft.layer_prefix_tokens.items()
     ]
+
+
+def _cites(prompt: LayeredPrompt) -> bytes:
+    """Whether the request holds citable search results, as bytes to put before its key.
+
+    Citations on any search result change the system prompt the API caches, so a request
+    with them never reads the system entry of one without them, whatever their own bytes.
+    """
+    for message in prompt.messages:
+        content = message["content"]
+        for block in content if isinstance(content, list) else ():
+            if block.get("type") == "search_result" and (block.get("citations") or {}).get(
+                "enabled"
+            ):
+                return b"citations\0"
+    return b""
 
 
 def _unmarked(value: Any) -> Any:

@@ -2,6 +2,8 @@ import json
 import random
 import re
 
+from api.emulator.models import find_model
+from api.emulator.prompt import build_prompt as emulated_prompt
 from rag.answering import block_kind, variant_of
 from rag.cache_planner import CacheMark
 from rag.generation import AnswerShape
@@ -9,9 +11,11 @@ from rag.prompt import (
     FOLLOW_UP_DOCUMENTS,
     PROMPT_VERSION,
     SYSTEM_PROMPT,
+    LayeredPrompt,
     build_prompt,
     documents_key,
     planned_layers,
+    prefix_boundaries,
 )
 from rag.storage.conversations import Conversation
 from rag.thinking import ThinkingRequest
@@ -163,6 +167,29 @@ def test_layer_keys_change_with_everything_that_changes_the_cached_bytes():
     # Another conversation over the same documents shares all but the conversation's layer.
     assert keys("claude-sonnet-5-5", AnswerShape(), "c2")[:2] == text[:2]
     assert keys("claude-sonnet-5-5", AnswerShape(), "c2")[2] != text[2]
+
+
+def test_a_request_without_search_results_never_shares_the_system_entry_of_one_with_them():
+    # Cited search results change the system prompt the API caches: the emulator keys its
+    # system entry by them, and the planner and the ledger must key it the same way.
+    with_results = build_prompt(_retrieved(CHUNKS), [], "q?", {})
+    other_results = build_prompt(_retrieved(CHUNKS[:2]), [], "q?", {})
+    without = build_prompt([], [], "q?", {})
+    assert with_results.layer_bytes(CacheLayer.SYSTEM) == without.layer_bytes(CacheLayer.SYSTEM)
+
+    def system_key(draft: LayeredPrompt) -> str:
+        return planned_layers(draft, "claude-sonnet-5-5", "", "c1")[0].key
+
+    def emulator_system(draft: LayeredPrompt) -> str:
+        spec = find_model("claude-sonnet-5-5")
+        assert spec is not None
+        return emulated_prompt(draft.request_params(), spec).system_hash
+
+    assert system_key(with_results) == system_key(other_results)
+    assert emulator_system(with_results) == emulator_system(other_results)
+    assert system_key(with_results) != system_key(without)
+    assert emulator_system(with_results) != emulator_system(without)
+    assert prefix_boundaries(with_results)[0][0] != prefix_boundaries(without)[0][0]
 
 
 def test_a_documents_block_is_judged_as_the_turn_that_built_it_at_every_request():
