@@ -10,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     TOKENIZERS_PARALLELISM=false \
-    STRATA_HOME=/var/lib/strata
+    STRATA_HOME=/var/lib/strata \
+    STRATA_MODEL_CACHE_DIR=/opt/strata/models
 
 WORKDIR /app
 
@@ -29,9 +30,13 @@ RUN pip install -c constraints.txt . \
 COPY data data
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/strata --shell /usr/sbin/nologin strata \
- && mkdir -p /var/lib/strata \
- && chown strata:strata /var/lib/strata
+ && mkdir -p /var/lib/strata /opt/strata/models \
+ && chown strata:strata /var/lib/strata /opt/strata/models
 USER strata
+# The fp32 ONNX export that embeds questions, built from the packaged weights into the image
+# rather than at every container's first start.
+RUN python -c "from rag.settings import Settings; from rag.embeddings import Embedder; Embedder(onnx_dir=Settings().model_cache_dir).load()" \
+ && ls /opt/strata/models/*-fp32.onnx
 VOLUME /var/lib/strata
 EXPOSE 8000
 

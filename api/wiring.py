@@ -93,7 +93,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             settings.embedding_model_path,
             settings.embedding_batch_size,
             precision=settings.embedding_precision,
-            onnx_dir=settings.home / "models",
+            onnx_dir=settings.model_cache_dir,
         )
         await asyncio.to_thread(embedder.load)
         database = await asyncio.to_thread(

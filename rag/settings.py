@@ -279,8 +279,14 @@ class Settings(BaseSettings):
         "fp32",
         description="`fp32`: the bundled model in PyTorch. `int8`: the same weights exported to "
         "ONNX and quantized to int8, run by onnxruntime; built from the packaged weights on "
-        "first use into `STRATA_HOME/models` (nothing is downloaded). Switching re-embeds the "
+        "first use into the model cache (nothing is downloaded). Switching re-embeds the "
         "indexed chunks into that embedder's own collection.",
+    )
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Where the ONNX exports of the embedder are built and kept, shared by every "
+        "home on the machine; unset: `$XDG_CACHE_HOME/strata/models`, else "
+        "`~/.cache/strata/models`.",
     )
     embedding_batch_size: int = Field(64, ge=1, le=1024, description="Chunks encoded per batch.")
     max_upload_bytes: int = Field(

@@ -57,6 +57,36 @@ def test_a_question_embeds_as_it_does_in_a_batch(embedder: Embedder) -> None:
     np.testing.assert_allclose(np.stack(again), batch, atol=1e-5)
 
 
+def test_questions_embed_through_an_export_built_once_per_model_cache(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    cache = tmp_path / "models"
+    first = Embedder(onnx_dir=cache).load()
+    exports = list(cache.iterdir())
+    assert [p.name.endswith("-fp32.onnx") for p in exports] == [True]
+    built = exports[0].stat().st_mtime_ns
+    for question in QUESTIONS:
+        np.testing.assert_allclose(
+            first.embed_query(question), embedder.embed_texts([question])[0], atol=1e-6
+        )
+    # Another state directory's embedder on the machine reads the same export.
+    Embedder(onnx_dir=cache).load()
+    assert list(cache.iterdir()) == exports
+    assert exports[0].stat().st_mtime_ns == built
+
+
+def test_a_model_cache_that_cannot_be_written_still_embeds_questions(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    not_a_folder = tmp_path / "models"
+    not_a_folder.write_text("a file where the cache folder should be")
+    fallback = Embedder(onnx_dir=not_a_folder).load()
+    question = QUESTIONS[0]
+    np.testing.assert_allclose(
+        fallback.embed_query(question), embedder.embed_texts([question])[0], atol=1e-6
+    )
+
+
 @pytest.mark.parametrize("question", QUESTIONS[:3])
 async def test_hybrid_search_finds_what_the_whole_pool_from_chroma_gave(
     store: ChunkStore, embedder: Embedder, question: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,13 +117,15 @@ def test_re_embedding_leaves_alone_a_document_another_process_is_indexing(
 
 def test_the_cli_searches_with_int8_after_an_fp32_ingest(tmp_path: Path, int8_models: Path) -> None:
     home = tmp_path / "home"
-    shutil.copytree(int8_models, home / "models")
     assert run_strata("ingest", str(SAMPLE), home=home, timeout=CLI_TIMEOUT_S).returncode == 0
     found = run_strata(
         "search",
         "Which amendment protects freedom of speech?",
         home=home,
-        settings={"STRATA_EMBEDDING_PRECISION": "int8"},
+        settings={
+            "STRATA_EMBEDDING_PRECISION": "int8",
+            "STRATA_MODEL_CACHE_DIR": str(int8_models),
+        },
         timeout=CLI_TIMEOUT_S,
     )
     assert found.returncode == 0, found.stderr
