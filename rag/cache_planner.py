@@ -49,6 +49,10 @@ TTL_SECONDS: dict[Ttl, float] = {"5m": 300.0, "1h": 3600.0}
 # How far below the real count a prefix's estimate may fall (rag/tokens.py: entity-heavy text
 # and tools read up to about 15% low).
 SIZE_ESTIMATE_ERROR = 0.15
+# A warm block is offered only while its entry will outlive the request's way to the API.
+WARM_BLOCK_MARGIN_S = 15.0
+# The most recently refreshed warm blocks a question weighs.
+WARM_BLOCK_CANDIDATES = 32
 
 
 def markable_minimum(model: str) -> int:
@@ -85,6 +89,19 @@ class PlannedLayer:
     prefix_tokens: int
     # The traffic whose reuse statistics apply (an agent loop's layer is not a conversation's).
     kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockOffer:
+    """A documents block that other questions may send again while its cache entry lives.
+
+    scope names what else the block's bytes depend on (model, request variant, corpus
+    version); chunks are the block's chunks as JSON, tokens their estimated size.
+    """
+
+    scope: str
+    chunks: str
+    tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +312,7 @@ class CachePlanner:
         layers: Sequence[PlannedLayer],
         observe: bool = True,
         unsent: Sequence[PlannedLayer] = (),
+        offer: BlockOffer | None = None,
     ) -> dict[CacheLayer, CacheMark]:
         """The marks for a request's layers (given top to bottom) on model.
 
@@ -305,10 +323,12 @@ class CachePlanner:
         not send them: a follow-up whose documents block was never cached gets a block of its
         own, and without this a block nobody marked would never be seen coming back, and would
         never be marked. They are counted in the plan's transaction (observe=True only).
+
+        offer is the request's documents block, kept for warm_blocks when it is marked.
         """
         if self.policy == "off":
             return {}
-        return await asyncio.to_thread(self._plan, model, layers, observe, unsent)
+        return await asyncio.to_thread(self._plan, model, layers, observe, unsent, offer)
 
     def plan_batch(self, model: str, prefix_tokens: int, copies: int) -> CacheMark | None:
         """The mark for a prefix that copies requests of one batch share (rule 5)."""
@@ -318,6 +338,19 @@ class CachePlanner:
             return CacheMark("1h")
         pays = Multipliers.of(self._prices, model).saving_per_token(copies - 1, "1h") > 0
         return CacheMark("1h") if pays else None
+
+    async def warm_blocks(self, scope: str) -> list[tuple[str, int]]:
+        """Chunks (JSON) and tokens of the blocks offered under scope whose entries are live.
+
+        Only entries that will still be live when a request sent now reaches the API.
+        """
+        if self.policy == "off":
+            return []
+        return await asyncio.to_thread(self._warm_blocks, scope)
+
+    def read_multiplier(self, model: str) -> float:
+        """What a cached token costs on model, as a share of an uncached one."""
+        return Multipliers.of(self._prices, model).read
 
     async def live(self, key: str) -> bool:
         """True when a mark on key was sent within its TTL: its entry should be readable."""
@@ -333,6 +366,7 @@ class CachePlanner:
         layers: Sequence[PlannedLayer],
         observe: bool,
         unsent: Sequence[PlannedLayer],
+        offer: BlockOffer | None,
     ) -> dict[CacheLayer, CacheMark]:
         minimum = markable_minimum(model)
         prices = Multipliers.of(self._prices, model)
@@ -357,7 +391,21 @@ class CachePlanner:
             marks = _ordered_ttls(marks, [planned.layer for planned in layers])
             if observe:
                 _observe(session, now, layers, marks, warm)
+                block = next((p for p in layers if p.layer is CacheLayer.DOCUMENTS), None)
+                # Only a block the API surely caches: one short of the minimum is marked too.
+                if (
+                    offer is not None
+                    and block is not None
+                    and block.layer in marks
+                    and block.prefix_tokens >= model_info(model).min_cacheable_tokens
+                ):
+                    session.keep_block(block.key, offer.scope, offer.chunks, offer.tokens)
         return marks
+
+    def _warm_blocks(self, scope: str) -> list[tuple[str, int]]:
+        with self._traffic.reading() as session:
+            after = self._clock() + WARM_BLOCK_MARGIN_S
+            return session.live_blocks(scope, after, WARM_BLOCK_CANDIDATES)
 
     def _live_keys(self, keys: list[str]) -> set[str]:
         with self._traffic.reading() as session:

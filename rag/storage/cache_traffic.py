@@ -1,7 +1,8 @@
 """The cache planner's memory in the shared database, so every replica plans from one traffic.
 
-It holds the marks the planner sent (key, TTL, when) and its reuse runs: per kind of
-statistics, the uses of each key, each within the kind's TTL of the one before
+It holds the marks the planner sent (key, TTL, when), the documents blocks behind the marked
+keys that other questions may send again, and its reuse runs: per kind of statistics, the uses
+of each key, each within the kind's TTL of the one before
 (rag/cache_planner.py owns the rules and the statistics; this module only keeps the rows).
 Times are seconds on the planner's clock: wall-clock time in a server, so that replicas
 agree; a simulated clock in the benchmarks.
@@ -30,7 +31,7 @@ from sqlalchemy import (
 )
 
 from rag.storage.database import Database, upsert
-from rag.storage.tables import cache_marks, cache_reuse_runs
+from rag.storage.tables import cache_marks, cache_reuse_runs, warm_blocks
 
 # Any constant will do: the plans of every replica take turns on it.
 _PLANNING_LOCK_ID = 0x5354524143
@@ -55,6 +56,25 @@ class TrafficSession:
         self._connection.execute(delete(cache_marks).where(cache_marks.c.expires_at < sent_at))
         row = {"key": key, "ttl": ttl, "sent_at": sent_at, "expires_at": expires_at}
         upsert(self._connection, cache_marks, row)
+
+    def keep_block(self, key: str, scope: str, chunks: str, tokens: int) -> None:
+        """Offer the block marked under key; blocks whose marks were forgotten go."""
+        self._connection.execute(
+            delete(warm_blocks).where(warm_blocks.c.key.not_in(select(cache_marks.c.key)))
+        )
+        row = {"key": key, "scope": scope, "chunks": chunks, "tokens": tokens}
+        upsert(self._connection, warm_blocks, row)
+
+    def live_blocks(self, scope: str, after: float, limit: int) -> list[tuple[str, int]]:
+        """The chunks and tokens of scope's blocks whose entries outlive after, latest first."""
+        rows = self._connection.execute(
+            select(warm_blocks.c.chunks, warm_blocks.c.tokens)
+            .join(cache_marks, cache_marks.c.key == warm_blocks.c.key)
+            .where(warm_blocks.c.scope == scope, cache_marks.c.expires_at > after)
+            .order_by(cache_marks.c.expires_at.desc())
+            .limit(limit)
+        ).all()
+        return [(str(row.chunks), int(row.tokens)) for row in rows]
 
     def run_uses(self, kind: str, key: str, since: float) -> int:
         """Uses in key's run, if its last use was at or after since (else 0: no run going)."""

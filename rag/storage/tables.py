@@ -242,3 +242,16 @@ cache_reuse_runs = Table(
     Index("ix_cache_reuse_runs_key", "kind", "key", "last_used_at"),
     Index("ix_cache_reuse_runs_recent", "kind", "last_used_at"),
 )
+
+# Documents blocks the planner marked, offered to other questions while their cache entries
+# live (cache_marks says how long). scope names what else the block's bytes depend on: the
+# model, the request's variant and the corpus version; chunks is their JSON.
+warm_blocks = Table(
+    "warm_blocks",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("scope", String(64), nullable=False),
+    Column("chunks", Text(), nullable=False),
+    Column("tokens", Integer(), nullable=False),
+    Index("ix_warm_blocks_scope", "scope"),
+)

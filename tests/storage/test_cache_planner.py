@@ -15,7 +15,15 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 
-from rag.cache_planner import CacheMark, CachePlanner, Multipliers, PlannedLayer, ReuseTracker
+from rag.cache_planner import (
+    WARM_BLOCK_MARGIN_S,
+    BlockOffer,
+    CacheMark,
+    CachePlanner,
+    Multipliers,
+    PlannedLayer,
+    ReuseTracker,
+)
 from rag.pricing import ModelRates, PriceTable
 from rag.settings import CachePolicyName
 from rag.storage import Database
@@ -484,3 +492,31 @@ def test_the_upgrade_keeps_the_trackers_runs_and_drops_the_one_hour_runs_nobody_
             assert ReuseTracker(session, "documents").uses("chain", 10.0) == 2
     finally:
         database.close()
+
+
+async def test_a_marked_documents_block_is_offered_to_its_scope_while_its_entry_lives(
+    new_planner: Callable[..., tuple[CachePlanner, _Clock]],
+):
+    planner, clock = new_planner("always")
+    other, _ = new_planner("always")  # another replica on the same database
+    offer = BlockOffer("scope-a", '[{"chunk": 1}]', 2800)
+    await planner.plan(MODEL, _docs("block-1"), offer=offer)
+    assert await other.warm_blocks("scope-a") == [('[{"chunk": 1}]', 2800)]
+    assert await other.warm_blocks("scope-b") == []
+    # Not once the entry will be gone before a request sent now reaches the API.
+    clock.now = 300 - WARM_BLOCK_MARGIN_S + 1
+    assert await planner.warm_blocks("scope-a") == []
+
+
+async def test_a_block_that_is_not_marked_or_too_short_to_cache_is_never_offered(
+    new_planner: Callable[..., tuple[CachePlanner, _Clock]],
+):
+    planner, _ = new_planner("always")
+    # Within the estimate's error under the 512-token minimum: marked, but maybe not cached.
+    await planner.plan(MODEL, _docs("short", 480), offer=BlockOffer("s", "[]", 280))
+    dry = BlockOffer("s", '["dry"]', 2800)
+    await planner.plan(MODEL, _docs("dry-run"), observe=False, offer=dry)
+    assert await planner.warm_blocks("s") == []
+    off, _ = new_planner("off")
+    await off.plan(MODEL, _docs("off"), offer=BlockOffer("s", '["off"]', 2800))
+    assert await planner.warm_blocks("s") == []
