@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from rag.answer_cache import StoredAnswer, answer_key
-from rag.cache_planner import CachePlanner, PlannedLayer
+from rag.cache_planner import BlockOffer, CachePlanner, PlannedLayer
 from rag.context_sizing import ContextSizing, leans_on_conversation, sized_context
 from rag.errors import InvalidInput, UpstreamError
 from rag.generation import AnswerShape, tool_answer_text
@@ -29,6 +29,7 @@ from rag.history import kept_turns
 from rag.llm import CitationDelta, Claude, ClaudeRequest, ThinkingDelta, ToolInput
 from rag.models import model_info
 from rag.owners import LOCAL_OWNER, Owner
+from rag.packing import WarmBlock, block_tokens, pack, warm_scope
 from rag.pricing import PriceTable
 from rag.prompt import (
     PROMPT_VERSION,
@@ -44,6 +45,7 @@ from rag.retrieval import Retriever
 from rag.semantic_cache import SemanticCache, SemanticMatch, semantic_scope
 from rag.storage.answers import AnswerCache
 from rag.storage.conversations import Conversation, ConversationStore
+from rag.storage.serialised import dump_chunks, load_chunks
 from rag.structured import StructuredAnswer
 from rag.tokens import estimate_request_tokens
 from rag.tracing import NO_TRACING, TraceSpan, Tracing, prompt_attributes
@@ -267,6 +269,7 @@ class Answerer:
                     variant=variant,
                     max_tokens=max_tokens,
                     unsent=context.unsent,
+                    corpus_version=corpus_version,
                 )
                 prompt_span.set(prompt_attributes(prompt))
             sources = tuple(source_of(c) for c in prompt.chunks)
@@ -480,7 +483,7 @@ class Answerer:
             r.chunk for r in (retrieved if top_k else sized_context(retrieved, self.context_sizing))
         ]
         if not conversation.last_chunks or conversation.last_corpus_version != corpus_version:
-            return Context(needed)
+            return await self._packed(needed, corpus_version, model, variant)
         last = build_prompt(
             conversation.last_chunks, conversation.turns, "", {}, model=model_info(model)
         )
@@ -488,10 +491,26 @@ class Answerer:
         layers = planned_layers(last, model, variant, conversation.conversation_id, kind)
         cached = tuple(p for p in layers if p.layer is not CacheLayer.SYSTEM)
         if not await self.planner.live_keys(p.key for p in cached):
-            return Context(needed, unsent=cached if observe else ())
+            packed = await self._packed(needed, corpus_version, model, variant)
+            return replace(packed, unsent=cached if observe else ())
         in_block = {c.chunk_id for c in conversation.last_chunks}
         fresh = [c for c in needed if c.chunk_id not in in_block]
         return Context(list(conversation.last_chunks), fresh)
+
+    async def _packed(
+        self, needed: list[Chunk], corpus_version: str, model: str, variant: str
+    ) -> Context:
+        """A new documents block for needed: a warm one that holds part of it, if cheaper.
+
+        See rag/packing.py. The block chosen is offered in turn once the request marks it.
+        """
+        offered = await self.planner.warm_blocks(warm_scope(model, variant, corpus_version))
+        warm = [WarmBlock(load_chunks(chunks), tokens) for chunks, tokens in offered]
+        read = self.planner.read_multiplier(model)
+        packing = pack(needed, warm, read, self.context_sizing.token_budget)
+        if packing is None:
+            return Context(needed)
+        return Context(list(packing.block.chunks), packing.missing)
 
     async def context_for(
         self,
@@ -527,6 +546,7 @@ class Answerer:
         variant: str = "",
         max_tokens: int | None = None,
         unsent: Sequence[PlannedLayer] = (),
+        corpus_version: str | None = None,
     ) -> LayeredPrompt:
         """The prompt with the marks the cache planner chose for each of its layers.
 
@@ -535,7 +555,8 @@ class Answerer:
         request options that change the cached bytes (see variant_of). The earlier turns are
         those the context-window guard keeps for a reply of max_tokens (None: the model's
         longest). unsent are layers the planner counts as used though not sent (see
-        context_of).
+        context_of). With the corpus version chunks come from, the documents block is offered
+        to other questions once it is marked (see _packed).
         """
         info = model_info(model)
         turns = conversation.turns
@@ -546,7 +567,11 @@ class Answerer:
         draft = build_prompt(chunks, turns, question, {}, system, tools, fresh, info)
         kind = block_kind(conversation, chunks)
         layers = planned_layers(draft, model, variant, conversation.conversation_id, kind)
-        marks = await self.planner.plan(model, layers, observe=observe, unsent=unsent)
+        offer = None
+        if corpus_version is not None and chunks:
+            scope = warm_scope(model, variant, corpus_version)
+            offer = BlockOffer(scope, dump_chunks(chunks), block_tokens(chunks))
+        marks = await self.planner.plan(model, layers, observe=observe, unsent=unsent, offer=offer)
         return build_prompt(chunks, turns, question, marks, system, tools, fresh, info)
 
     async def _serve(

@@ -231,10 +231,10 @@ def build_prompt(
     """The layered request for question over chunks after history, with the given marks.
 
     chunks form the documents block; fresh chunks (found for this question, missing from the
-    block) go uncached at the start of the question's turn, so a follow-up keeps the block's
-    bytes. A mark on an empty layer is dropped: there is no block to carry it. model sizes
-    the tool-use system prompt the API adds when there are tools (the newest generation's
-    when it is not given).
+    block) go uncached in the question's turn, after the block, so the block's bytes stay the
+    same for every question that sends it. A mark on an empty layer is dropped: there is no
+    block to carry it. model sizes the tool-use system prompt the API adds when there are
+    tools (the newest generation's when it is not given).
     """
     ordered = order_chunks(chunks)
     in_block = {chunk.chunk_id for chunk in ordered}
@@ -266,7 +266,10 @@ def build_prompt(
         marked.append(CacheLayer.DOCUMENTS)
 
     messages = _messages(documents, turns[0], turns[1], question)
-    messages[-1]["content"][:0] = [search_result_block(chunk) for chunk in added]
+    # After the block when the question shares its message (a first question over a warm
+    # block), so the block's bytes stay a prefix.
+    at = 0 if history else len(documents)
+    messages[-1]["content"][at:at] = [search_result_block(chunk) for chunk in added]
     if history and CacheLayer.CONVERSATION in marks:
         last_answer = messages[-2]["content"]
         last_answer[-1] = _marked(last_answer[-1], marks[CacheLayer.CONVERSATION])

@@ -103,9 +103,11 @@ def test_two_turn_conversations_cost_less_than_caching_off_under_the_default_pol
         )
         turns.append((first["usage"], second["usage"]))
     for first, second in turns:
-        # The first turn writes its documents block; the second, the last use, reads it.
-        assert first["cache_creation_input_tokens"] > 0
-        assert second["cache_read_input_tokens"] >= first["cache_creation_input_tokens"]
+        # The first turn writes its documents block, or reads another conversation's that
+        # holds its chunks; the second, the last use, reads it.
+        cached = first["cache_creation_input_tokens"] + first["cache_read_input_tokens"]
+        assert cached > 0
+        assert second["cache_read_input_tokens"] >= cached
     cost = sum(u["cost_usd"] for pair in turns for u in pair)
     without_cache = sum(u["cost_without_cache_usd"] for pair in turns for u in pair)
     assert cost < without_cache
