@@ -59,9 +59,17 @@ def bundled_model_path() -> Path:
     return path
 
 
-def default_model_cache() -> Path:
-    """Where derived model files are kept unless set: the user's cache folder, for the machine."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+def default_model_cache() -> Path | None:
+    """Where derived model files are kept unless set: the user's cache folder, for the machine.
+
+    None for a user with no home (a container run under a uid without a passwd entry).
+    """
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
     return Path(base) / "strata" / "models"
 
 
@@ -158,6 +166,7 @@ def _load_session(
             import onnxruntime
 
             if not onnx_path.is_file():
+                _remove_stale_exports(onnx_path.parent)
                 _export_onnx(model_path, onnx_path, precision)
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = threads
@@ -166,6 +175,19 @@ def _load_session(
                 str(onnx_path), options, providers=["CPUExecutionProvider"]
             )
         return _sessions[onnx_path]
+
+
+def _remove_stale_exports(folder: Path) -> None:
+    """Scratch folders of exports killed midway (an hour old: none is still running)."""
+    import shutil
+    import time
+
+    for scratch in folder.glob(".export-*"):
+        try:
+            if time.time() - scratch.stat().st_mtime > 3600:
+                shutil.rmtree(scratch, ignore_errors=True)
+        except OSError:
+            continue
 
 
 class _Encoder(Protocol):
@@ -222,7 +244,7 @@ class _TorchEncoder:
 
 
 class _OnnxEncoder:
-    """The int8 ONNX export in onnxruntime: the same mean pooling and normalisation."""
+    """An ONNX export (fp32 or int8) in onnxruntime: the same mean pooling and normalisation."""
 
     def __init__(self, session: InferenceSession, tokenizer: Tokenizer, window_tokens: int) -> None:
         self.session = session
@@ -269,7 +291,7 @@ class Embedder:
         self.batch_size = batch_size
         self.threads = threads or usable_cpus()
         self.precision: Precision = precision
-        # Where the ONNX exports are built and kept.
+        # Where the ONNX exports are built and kept (None: nowhere, so no export loads).
         self.onnx_dir = onnx_dir or default_model_cache()
         self._encoder: _Encoder | None = None
         self._query_encoder: _Encoder | None = None
@@ -278,8 +300,20 @@ class Embedder:
         self._encode_lock = threading.Lock()
 
     def onnx_path(self, precision: Precision) -> Path:
-        """The ONNX file of this model at precision (built on first load)."""
-        digest = hashlib.sha256(str(self.model_path).encode()).hexdigest()[:12]
+        """The ONNX file of this model at precision (built on first load).
+
+        Named by the weights' files and the exporting libraries' versions, so new weights or
+        a new exporter build a new file instead of reusing one of other weights.
+        """
+        if self.onnx_dir is None:
+            raise NotReady("no folder to keep ONNX exports in: set STRATA_MODEL_CACHE_DIR")
+        from importlib.metadata import version
+
+        files = sorted(p for p in self.model_path.iterdir() if p.is_file())
+        stats = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+        libraries = [f"{name}=={version(name)}" for name in ("torch", "onnxruntime", "onnx")]
+        named = "\n".join([str(self.model_path), *stats, *libraries])
+        digest = hashlib.sha256(named.encode()).hexdigest()[:12]
         return self.onnx_dir / f"{self.model_path.name}-{digest}-{precision}.onnx"
 
     def load(self) -> Embedder:
@@ -304,7 +338,7 @@ class Embedder:
                 # A question's dozen word pieces on one thread: a second one only waits.
                 session = _load_session(self.model_path, self.onnx_path("fp32"), "fp32", 1)
                 query_encoder = _OnnxEncoder(session, tokenizer, window)
-            except OSError as exc:
+            except Exception as exc:  # an unwritable cache, a damaged file: PyTorch still works
                 log.warning("questions embed in PyTorch: no fp32 ONNX export (%s)", exc)
         self._tokenizer = tokenizer
         self._encoder = encoder

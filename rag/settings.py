@@ -277,7 +277,8 @@ class Settings(BaseSettings):
     )
     embedding_precision: Literal["fp32", "int8"] = Field(
         "fp32",
-        description="`fp32`: the bundled model in PyTorch. `int8`: the same weights exported to "
+        description="`fp32`: the bundled model in PyTorch (questions through its fp32 ONNX "
+        "export in onnxruntime, to the same vectors). `int8`: the same weights exported to "
         "ONNX and quantized to int8, run by onnxruntime; built from the packaged weights on "
         "first use into the model cache (nothing is downloaded). Switching re-embeds the "
         "indexed chunks into that embedder's own collection.",

@@ -75,6 +75,20 @@ def test_questions_embed_through_an_export_built_once_per_model_cache(
     assert exports[0].stat().st_mtime_ns == built
 
 
+def test_a_damaged_export_in_the_model_cache_still_embeds_questions(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    cache = tmp_path / "models"
+    cache.mkdir()
+    Embedder(onnx_dir=cache).onnx_path("fp32").write_bytes(b"half an export")
+    question = QUESTIONS[0]
+    np.testing.assert_allclose(
+        Embedder(onnx_dir=cache).load().embed_query(question),
+        embedder.embed_texts([question])[0],
+        atol=1e-6,
+    )
+
+
 def test_a_model_cache_that_cannot_be_written_still_embeds_questions(
     tmp_path: Path, embedder: Embedder
 ) -> None:
