@@ -232,7 +232,12 @@ class Answerer:
             return
 
         try:
-            retrieved = await self.retrieve_for(question, options.top_k, conversation, trace)
+            variant = variant_of(shape)
+            # The warm blocks a new documents block may be packed into, read while retrieving.
+            retrieved, offered = await asyncio.gather(
+                self.retrieve_for(question, options.top_k, conversation, trace),
+                self.planner.warm_blocks(warm_scope(model, variant, corpus_version)),
+            )
             # Answers that depend on a conversation are never served from, nor kept in, it.
             semantic = self.semantic_cache if use_answer_cache else None
             if semantic is not None:
@@ -253,9 +258,8 @@ class Answerer:
                         self._audits.add(task)
                         task.add_done_callback(self._audits.discard)
                     return
-            variant = variant_of(shape)
             context = await self.context_of(
-                retrieved, options.top_k, conversation, corpus_version, model, variant
+                retrieved, options.top_k, conversation, corpus_version, model, variant, offered
             )
             info = model_info(model)
             max_tokens = shape.max_tokens(self.max_answer_tokens, info.max_output_tokens)
@@ -464,6 +468,7 @@ class Answerer:
         corpus_version: str,
         model: str,
         variant: str,
+        offered: Sequence[tuple[str, str, int]] | None = None,
         observe: bool = True,
     ) -> Context:
         """The documents block and the chunks that go with it.
@@ -477,13 +482,14 @@ class Answerer:
         own, built like a first question's; the old block's layers come back as unsent, for
         the cache planner to count as used again when it plans the request (observe=False, a
         dry run, leaves them out), so that it learns how often conversations come back and
-        marks the first turns worth writing.
+        marks the first turns worth writing. offered are the warm blocks, if already read
+        (see _packed).
         """
         needed = [
             r.chunk for r in (retrieved if top_k else sized_context(retrieved, self.context_sizing))
         ]
         if not conversation.last_chunks or conversation.last_corpus_version != corpus_version:
-            return await self._packed(needed, corpus_version, model, variant)
+            return await self._packed(needed, corpus_version, model, variant, offered)
         last = build_prompt(
             conversation.last_chunks, conversation.turns, "", {}, model=model_info(model)
         )
@@ -491,26 +497,36 @@ class Answerer:
         layers = planned_layers(last, model, variant, conversation.conversation_id, kind)
         cached = tuple(p for p in layers if p.layer is not CacheLayer.SYSTEM)
         if not await self.planner.live_keys(p.key for p in cached):
-            packed = await self._packed(needed, corpus_version, model, variant)
+            packed = await self._packed(needed, corpus_version, model, variant, offered)
             return replace(packed, unsent=cached if observe else ())
         in_block = {c.chunk_id for c in conversation.last_chunks}
         fresh = [c for c in needed if c.chunk_id not in in_block]
         return Context(list(conversation.last_chunks), fresh)
 
     async def _packed(
-        self, needed: list[Chunk], corpus_version: str, model: str, variant: str
+        self,
+        needed: list[Chunk],
+        corpus_version: str,
+        model: str,
+        variant: str,
+        offered: Sequence[tuple[str, str, int]] | None,
     ) -> Context:
         """A new documents block for needed: a warm one that holds part of it, if cheaper.
 
-        See rag/packing.py. The block chosen is offered in turn once the request marks it.
+        See rag/packing.py. offered are the planner's warm blocks (read here when None). The
+        block chosen is offered in turn once the request marks it.
         """
-        offered = await self.planner.warm_blocks(warm_scope(model, variant, corpus_version))
-        warm = [WarmBlock(load_chunks(chunks), tokens) for chunks, tokens in offered]
+        if offered is None:
+            offered = await self.planner.warm_blocks(warm_scope(model, variant, corpus_version))
+        warm = [
+            WarmBlock(frozenset(ids.splitlines()), tokens, chunks)
+            for ids, chunks, tokens in offered
+        ]
         read = self.planner.read_multiplier(model)
         packing = pack(needed, warm, read, self.context_sizing.token_budget)
         if packing is None:
             return Context(needed)
-        return Context(list(packing.block.chunks), packing.missing)
+        return Context(list(load_chunks(packing.block.chunks)), packing.missing)
 
     async def context_for(
         self,
@@ -570,7 +586,8 @@ class Answerer:
         offer = None
         if corpus_version is not None and chunks:
             scope = warm_scope(model, variant, corpus_version)
-            offer = BlockOffer(scope, dump_chunks(chunks), block_tokens(chunks))
+            ids = "\n".join(c.chunk_id for c in chunks)
+            offer = BlockOffer(scope, ids, dump_chunks(chunks), block_tokens(chunks))
         marks = await self.planner.plan(model, layers, observe=observe, unsent=unsent, offer=offer)
         return build_prompt(chunks, turns, question, marks, system, tools, fresh, info)
 

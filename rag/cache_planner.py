@@ -96,10 +96,12 @@ class BlockOffer:
     """A documents block that other questions may send again while its cache entry lives.
 
     scope names what else the block's bytes depend on (model, request variant, corpus
-    version); chunks are the block's chunks as JSON, tokens their estimated size.
+    version); chunk_ids are its chunks' ids one per line, chunks the chunks as JSON, tokens
+    their estimated size.
     """
 
     scope: str
+    chunk_ids: str
     chunks: str
     tokens: int
 
@@ -339,8 +341,8 @@ class CachePlanner:
         pays = Multipliers.of(self._prices, model).saving_per_token(copies - 1, "1h") > 0
         return CacheMark("1h") if pays else None
 
-    async def warm_blocks(self, scope: str) -> list[tuple[str, int]]:
-        """Chunks (JSON) and tokens of the blocks offered under scope whose entries are live.
+    async def warm_blocks(self, scope: str) -> list[tuple[str, str, int]]:
+        """Chunk ids, chunks (JSON) and tokens of the live blocks offered under scope.
 
         Only entries that will still be live when a request sent now reaches the API.
         """
@@ -399,10 +401,12 @@ class CachePlanner:
                     and block.layer in marks
                     and block.prefix_tokens >= model_info(model).min_cacheable_tokens
                 ):
-                    session.keep_block(block.key, offer.scope, offer.chunks, offer.tokens)
+                    session.keep_block(
+                        block.key, offer.scope, offer.chunk_ids, offer.chunks, offer.tokens
+                    )
         return marks
 
-    def _warm_blocks(self, scope: str) -> list[tuple[str, int]]:
+    def _warm_blocks(self, scope: str) -> list[tuple[str, str, int]]:
         with self._traffic.reading() as session:
             after = self._clock() + WARM_BLOCK_MARGIN_S
             return session.live_blocks(scope, after, WARM_BLOCK_CANDIDATES)

@@ -25,10 +25,15 @@ from rag.types import Chunk
 
 @dataclass(frozen=True, slots=True)
 class WarmBlock:
-    """A documents block whose cache entry is live: its chunks and estimated tokens."""
+    """A documents block whose cache entry is live.
 
-    chunks: tuple[Chunk, ...]
+    Its chunks' ids and estimated tokens are weighed; the chunks themselves, as JSON, are read
+    only for the block chosen.
+    """
+
+    chunk_ids: frozenset[str]
     tokens: int
+    chunks: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +67,14 @@ def pack(
     """
     if not needed:
         return None
-    own_cost = float(block_tokens(needed))
+    tokens = {c.chunk_id: estimate_block_tokens(search_result_block(c)) for c in needed}
+    own_cost = float(sum(tokens.values()))
     best: Packing | None = None
     for block in warm:
-        held = {c.chunk_id for c in block.chunks}
-        missing = [c for c in needed if c.chunk_id not in held]
+        missing = [c for c in needed if c.chunk_id not in block.chunk_ids]
         if len(missing) == len(needed):
             continue
-        missing_tokens = block_tokens(missing)
+        missing_tokens = sum(tokens[c.chunk_id] for c in missing)
         if block.tokens + missing_tokens > budget:
             continue
         cost = block.tokens * read + missing_tokens

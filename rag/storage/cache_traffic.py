@@ -57,24 +57,31 @@ class TrafficSession:
         row = {"key": key, "ttl": ttl, "sent_at": sent_at, "expires_at": expires_at}
         upsert(self._connection, cache_marks, row)
 
-    def keep_block(self, key: str, scope: str, chunks: str, tokens: int) -> None:
+    def keep_block(self, key: str, scope: str, chunk_ids: str, chunks: str, tokens: int) -> None:
         """Offer the block marked under key; blocks whose marks were forgotten go."""
         self._connection.execute(
             delete(warm_blocks).where(warm_blocks.c.key.not_in(select(cache_marks.c.key)))
         )
-        row = {"key": key, "scope": scope, "chunks": chunks, "tokens": tokens}
+        row = {
+            "key": key,
+            "scope": scope,
+            "chunk_ids": chunk_ids,
+            "chunks": chunks,
+            "tokens": tokens,
+        }
         upsert(self._connection, warm_blocks, row)
 
-    def live_blocks(self, scope: str, after: float, limit: int) -> list[tuple[str, int]]:
-        """The chunks and tokens of scope's blocks whose entries outlive after, latest first."""
+    def live_blocks(self, scope: str, after: float, limit: int) -> list[tuple[str, str, int]]:
+        """Chunk ids, chunks and tokens of scope's blocks whose entries outlive after."""
+        blocks = warm_blocks.c
         rows = self._connection.execute(
-            select(warm_blocks.c.chunks, warm_blocks.c.tokens)
-            .join(cache_marks, cache_marks.c.key == warm_blocks.c.key)
-            .where(warm_blocks.c.scope == scope, cache_marks.c.expires_at > after)
+            select(blocks.chunk_ids, blocks.chunks, blocks.tokens)
+            .join(cache_marks, cache_marks.c.key == blocks.key)
+            .where(blocks.scope == scope, cache_marks.c.expires_at > after)
             .order_by(cache_marks.c.expires_at.desc())
             .limit(limit)
         ).all()
-        return [(str(row.chunks), int(row.tokens)) for row in rows]
+        return [(str(row.chunk_ids), str(row.chunks), int(row.tokens)) for row in rows]
 
     def run_uses(self, kind: str, key: str, since: float) -> int:
         """Uses in key's run, if its last use was at or after since (else 0: no run going)."""

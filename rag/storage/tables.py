@@ -245,12 +245,14 @@ cache_reuse_runs = Table(
 
 # Documents blocks the planner marked, offered to other questions while their cache entries
 # live (cache_marks says how long). scope names what else the block's bytes depend on: the
-# model, the request's variant and the corpus version; chunks is their JSON.
+# model, the request's variant and the corpus version; chunk_ids are the block's chunk ids,
+# one per line, read for every question weighing it; chunks is their JSON, read once chosen.
 warm_blocks = Table(
     "warm_blocks",
     metadata,
     Column("key", String(64), primary_key=True),
     Column("scope", String(64), nullable=False),
+    Column("chunk_ids", Text(), nullable=False),
     Column("chunks", Text(), nullable=False),
     Column("tokens", Integer(), nullable=False),
     Index("ix_warm_blocks_scope", "scope"),

@@ -24,7 +24,7 @@ def _chunk(doc: str, position: int, words: int = 60) -> Chunk:
 
 
 def _warm(*chunks: Chunk) -> WarmBlock:
-    return WarmBlock(tuple(chunks), block_tokens(chunks))
+    return WarmBlock(frozenset(c.chunk_id for c in chunks), block_tokens(chunks), "")
 
 
 A, B, C, D = (_chunk("alpha", p) for p in range(4))

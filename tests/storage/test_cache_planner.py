@@ -499,9 +499,9 @@ async def test_a_marked_documents_block_is_offered_to_its_scope_while_its_entry_
 ):
     planner, clock = new_planner("always")
     other, _ = new_planner("always")  # another replica on the same database
-    offer = BlockOffer("scope-a", '[{"chunk": 1}]', 2800)
+    offer = BlockOffer("scope-a", "c1", '[{"chunk": 1}]', 2800)
     await planner.plan(MODEL, _docs("block-1"), offer=offer)
-    assert await other.warm_blocks("scope-a") == [('[{"chunk": 1}]', 2800)]
+    assert await other.warm_blocks("scope-a") == [("c1", '[{"chunk": 1}]', 2800)]
     assert await other.warm_blocks("scope-b") == []
     # Not once the entry will be gone before a request sent now reaches the API.
     clock.now = 300 - WARM_BLOCK_MARGIN_S + 1
@@ -513,10 +513,10 @@ async def test_a_block_that_is_not_marked_or_too_short_to_cache_is_never_offered
 ):
     planner, _ = new_planner("always")
     # Within the estimate's error under the 512-token minimum: marked, but maybe not cached.
-    await planner.plan(MODEL, _docs("short", 480), offer=BlockOffer("s", "[]", 280))
-    dry = BlockOffer("s", '["dry"]', 2800)
+    await planner.plan(MODEL, _docs("short", 480), offer=BlockOffer("s", "", "[]", 280))
+    dry = BlockOffer("s", "d", '["dry"]', 2800)
     await planner.plan(MODEL, _docs("dry-run"), observe=False, offer=dry)
     assert await planner.warm_blocks("s") == []
     off, _ = new_planner("off")
-    await off.plan(MODEL, _docs("off"), offer=BlockOffer("s", '["off"]', 2800))
+    await off.plan(MODEL, _docs("off"), offer=BlockOffer("s", "o", '["off"]', 2800))
     assert await planner.warm_blocks("s") == []

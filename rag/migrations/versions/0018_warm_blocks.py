@@ -22,6 +22,7 @@ def upgrade() -> None:
         "warm_blocks",
         sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("scope", sa.String(64), nullable=False),
+        sa.Column("chunk_ids", sa.Text(), nullable=False),
         sa.Column("chunks", sa.Text(), nullable=False),
         sa.Column("tokens", sa.Integer(), nullable=False),
     )
