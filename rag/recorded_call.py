@@ -22,8 +22,6 @@ from rag.prompt import LayeredPrompt, prefix_boundaries
 from rag.tracing import TraceSpan, Tracing, call_attributes
 from rag.types import CacheLayer, CallRecord, Feature, Usage
 
-_PROMPT_LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
-
 
 class Ledger(Protocol):
     """Where call records go (rag.ledger.Ledger, or a list in a test)."""
@@ -140,21 +138,21 @@ def _scale(usage: Usage, prompt: LayeredPrompt) -> float:
 def layer_hit(usage: Usage, prompt: LayeredPrompt) -> CacheLayer:
     """The deepest layer the cache read reached into.
 
-    A layer counts when its whole prefix was read, or when the read went clearly past the
-    layer above it: a conversation's newest turn was never in an earlier request, so its
-    layer is read back only up to the turn before, however long the conversation.
+    A read ends where an earlier request's entry ended: at a prefix boundary (the system
+    layer, the documents block, or a message). The read is taken to end at the boundary
+    nearest to its size, in estimates scaled to the API's total, and that boundary's layer is
+    the one hit. A conversation's newest turn was never in an earlier request, so its layer is
+    read back only up to a turn before; and a turn can be small beside a large documents
+    block, which a share of slack around the block's size would swallow.
     """
     read = usage.cache_read_input_tokens
     if read <= 0:
         return CacheLayer.NONE
-    prefixes = calibrated_prefixes(usage, prompt)
-    hit = CacheLayer.SYSTEM
-    above = 0
-    for layer in _PROMPT_LAYERS:
-        if layer not in prefixes:
-            continue
-        # Slack of a few percent: the per-layer split is an estimate, only the total is exact.
-        if read >= prefixes[layer] * 0.95 or (above and read > above * 1.03):
-            hit = layer
-        above = prefixes[layer]
-    return hit
+    scale = _scale(usage, prompt)
+    layers = [CacheLayer.SYSTEM]
+    if prompt.block_chunks:
+        layers.append(CacheLayer.DOCUMENTS)
+    boundaries = prefix_boundaries(prompt)
+    layers += [CacheLayer.CONVERSATION] * (len(boundaries) - len(layers))
+    nearest = min(range(len(boundaries)), key=lambda i: (abs(boundaries[i][1] * scale - read), -i))
+    return layers[nearest]
