@@ -51,9 +51,14 @@ def warm_scope(model: str, variant: str, corpus_version: str) -> str:
     return layer_key(model, variant, corpus_version, PROMPT_VERSION)
 
 
+def chunk_tokens(chunk: Chunk) -> int:
+    """Estimated tokens of chunk as a search_result block."""
+    return estimate_block_tokens(search_result_block(chunk))
+
+
 def block_tokens(chunks: Sequence[Chunk]) -> int:
     """Estimated tokens of chunks as search_result blocks."""
-    return sum(estimate_block_tokens(search_result_block(c)) for c in chunks)
+    return sum(chunk_tokens(c) for c in chunks)
 
 
 def pack(
@@ -67,7 +72,7 @@ def pack(
     """
     if not needed:
         return None
-    tokens = {c.chunk_id: estimate_block_tokens(search_result_block(c)) for c in needed}
+    tokens = {c.chunk_id: chunk_tokens(c) for c in needed}
     own_cost = float(sum(tokens.values()))
     best: Packing | None = None
     for block in warm:
