@@ -12,7 +12,7 @@ An fp32 embedder embeds a question through an fp32 ONNX export of the same weigh
 short text on one thread runs in about half of PyTorch's time, to within 1e-6 of its vector.
 Batches stay in PyTorch, which is as fast there. Both exports are built from the packaged
 weights the first time a process needs them, into a folder shared by every state directory
-on the machine (nothing is downloaded).
+on the machine (nothing is downloaded), and built again once if the file there will not load.
 """
 
 from __future__ import annotations
@@ -165,15 +165,27 @@ def _load_session(
         if onnx_path not in _sessions:
             import onnxruntime
 
-            if not onnx_path.is_file():
-                _remove_stale_exports(onnx_path.parent)
-                _export_onnx(model_path, onnx_path, precision)
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-            _sessions[onnx_path] = onnxruntime.InferenceSession(
-                str(onnx_path), options, providers=["CPUExecutionProvider"]
-            )
+
+            def session() -> InferenceSession:
+                return onnxruntime.InferenceSession(
+                    str(onnx_path), options, providers=["CPUExecutionProvider"]
+                )
+
+            if not onnx_path.is_file():
+                _remove_stale_exports(onnx_path.parent)
+                _export_onnx(model_path, onnx_path, precision)
+                _sessions[onnx_path] = session()
+            else:
+                try:
+                    _sessions[onnx_path] = session()
+                except Exception as exc:  # a damaged file (a disk error, a copy cut short)
+                    # Built once more, replacing the file in one step; a second failure is raised.
+                    log.warning("building the ONNX export %s again: %s", onnx_path, exc)
+                    _export_onnx(model_path, onnx_path, precision)
+                    _sessions[onnx_path] = session()
         return _sessions[onnx_path]
 
 
@@ -338,7 +350,7 @@ class Embedder:
                 # A question's dozen word pieces on one thread: a second one only waits.
                 session = _load_session(self.model_path, self.onnx_path("fp32"), "fp32", 1)
                 query_encoder = _OnnxEncoder(session, tokenizer, window)
-            except Exception as exc:  # an unwritable cache, a damaged file: PyTorch still works
+            except Exception as exc:  # an unwritable cache, an export still broken once rebuilt
                 log.warning("questions embed in PyTorch: no fp32 ONNX export (%s)", exc)
         self._tokenizer = tokenizer
         self._encoder = encoder

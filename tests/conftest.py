@@ -12,12 +12,26 @@ from api.app import create_app
 from api.serving import serve_in_thread
 from rag.embeddings import Embedder
 from rag.settings import Settings
+from tests.processes import MODEL_CACHE_VARIABLE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run's own folder of ONNX exports, so none is written to the user's model cache.
+
+    Set as STRATA_MODEL_CACHE_DIR, which every Settings reads and every process a test starts
+    is given (tests/processes.py); built into once, on the run's first load of the model.
+    """
+    folder = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MODEL_CACHE_VARIABLE, str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
+def embedder(model_cache: Path) -> Embedder:
     """The bundled embedding model, loaded once for the whole run (read-only by contract)."""
-    return Embedder().load()
+    return Embedder(onnx_dir=model_cache).load()
 
 
 @pytest.fixture

@@ -14,6 +14,22 @@ import httpx
 # Only a bound on a hung start: the wait ends as soon as the server answers or exits.
 _START_DEADLINE_SECONDS = 600
 
+# The one Strata setting a started process keeps: the test run's own model cache.
+MODEL_CACHE_VARIABLE = "STRATA_MODEL_CACHE_DIR"
+
+
+def environment_without_settings(*dropped: str) -> dict[str, str]:
+    """This process's environment less the STRATA_ settings and the dropped variables (prefixes).
+
+    STRATA_MODEL_CACHE_DIR stays: set by tests/conftest.py to the run's own folder, so a
+    process a test starts builds and reads its ONNX exports there, not in the user's cache.
+    """
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key == MODEL_CACHE_VARIABLE or not key.startswith(("STRATA_", *dropped))
+    }
+
 
 def run_strata(
     *args: str,
@@ -29,11 +45,7 @@ def run_strata(
     settings adds environment variables (`STRATA_...`) for this run only. With modules_file,
     the process writes the name of every module it imported there as it exits.
     """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key != "ANTHROPIC_API_KEY" and not key.startswith("STRATA_")
-    }
+    env = environment_without_settings("ANTHROPIC_API_KEY")
     env |= {"STRATA_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     if emulator_url is not None:
         env["STRATA_ANTHROPIC_BASE_URL"] = emulator_url

@@ -7,10 +7,12 @@ change what is found.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import pytest
 
 from rag.embeddings import Embedder
@@ -75,18 +77,24 @@ def test_questions_embed_through_an_export_built_once_per_model_cache(
     assert exports[0].stat().st_mtime_ns == built
 
 
-def test_a_damaged_export_in_the_model_cache_still_embeds_questions(
-    tmp_path: Path, embedder: Embedder
+def test_a_damaged_export_in_the_model_cache_is_built_again(
+    tmp_path: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
 ) -> None:
     cache = tmp_path / "models"
     cache.mkdir()
-    Embedder(onnx_dir=cache).onnx_path("fp32").write_bytes(b"half an export")
-    question = QUESTIONS[0]
-    np.testing.assert_allclose(
-        Embedder(onnx_dir=cache).load().embed_query(question),
-        embedder.embed_texts([question])[0],
-        atol=1e-6,
-    )
+    export = Embedder(onnx_dir=cache).onnx_path("fp32")
+    export.write_bytes(b"half an export")
+    with caplog.at_level(logging.WARNING, logger="rag.embeddings"):
+        rebuilt = Embedder(onnx_dir=cache).load()
+    # The file is a whole export again, and questions go through it, not through PyTorch.
+    assert list(cache.iterdir()) == [export]
+    session = onnxruntime.InferenceSession(str(export))
+    assert session.get_outputs()[0].shape[-1] == embedder.dimensions
+    assert not [r for r in caplog.records if "PyTorch" in r.getMessage()]
+    for question in QUESTIONS:
+        np.testing.assert_allclose(
+            rebuilt.embed_query(question), embedder.embed_texts([question])[0], atol=1e-6
+        )
 
 
 def test_a_model_cache_that_cannot_be_written_still_embeds_questions(

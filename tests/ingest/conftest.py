@@ -24,9 +24,9 @@ SAMPLE = REPO / "data" / "sample"
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
+def embedder(model_cache: Path) -> Embedder:
     """The bundled MiniLM, loaded once for the whole session (read-only by contract)."""
-    return Embedder(batch_size=32).load()
+    return Embedder(batch_size=32, onnx_dir=model_cache).load()
 
 
 @pytest.fixture

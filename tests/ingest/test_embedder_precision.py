@@ -61,6 +61,17 @@ def test_int8_is_built_from_the_packaged_weights_and_ranks_like_fp32(
     assert collection_for(int8.vector_space) != collection_for(embedder.vector_space)
 
 
+def test_a_damaged_int8_export_is_built_again(tmp_path: Path, int8: Embedder) -> None:
+    cache = tmp_path / "models"
+    cache.mkdir()
+    export = Embedder(precision="int8", onnx_dir=cache).onnx_path("int8")
+    export.write_bytes(b"half an export")
+    rebuilt = Embedder(batch_size=32, precision="int8", onnx_dir=cache).load()
+    # Built again where it was: the same export, so the same vectors as the module's int8.
+    assert list(cache.iterdir()) == [export]
+    np.testing.assert_allclose(rebuilt.embed_texts(PASSAGES), int8.embed_texts(PASSAGES), atol=1e-6)
+
+
 @pytest.fixture
 def int8_pipeline(home: Path, int8: Embedder) -> Iterator[IngestPipeline]:
     store = ChunkStore.open(home, collection=collection_for(int8.vector_space))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from api.serving import free_port
+from tests.processes import environment_without_settings
 
 STRATA = str(Path(sys.executable).with_name("strata"))
 CHROMA = str(Path(sys.executable).with_name("chroma"))
@@ -89,11 +89,7 @@ def chroma_server() -> Iterator[str]:
 def start_replica(home: Path, settings: Mapping[str, str], log: Path) -> Replica:
     """`strata serve` on a free port with home and settings (`STRATA_...`), none of ours."""
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k != "ANTHROPIC_API_KEY" and not k.startswith("STRATA_")
-    }
+    env = environment_without_settings("ANTHROPIC_API_KEY")
     env |= {"STRATA_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env |= settings
     process = subprocess.Popen(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from api.emulator import EmulatorConfig
 from api.emulator import create_app as create_emulator
 from api.serving import free_port, serve_in_thread
 from tests.jobs import wait_for_job
-from tests.processes import wait_until_serving
+from tests.processes import environment_without_settings, wait_until_serving
 
 STRATA = Path(sys.executable).with_name("strata")
 REAL_KEY = "sk-ant-the-users-real-key"
@@ -66,7 +65,7 @@ def test_a_planted_dotenv_in_the_working_directory_cannot_redirect_claude(
         )
         port = free_port()
         environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("STRATA_", "ANTHROPIC_"))},
+            **environment_without_settings("ANTHROPIC_"),
             "STRATA_HOME": str(home),
             "HF_HUB_OFFLINE": "1",
         }

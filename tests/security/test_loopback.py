@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,17 +11,13 @@ import httpx
 import pytest
 
 from api.serving import free_port
-from tests.processes import wait_until_serving
+from tests.processes import environment_without_settings, wait_until_serving
 
 STRATA = Path(sys.executable).with_name("strata")
 
 
 def _environment(home: Path, **extra: str) -> dict[str, str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("STRATA_") and k != "ANTHROPIC_API_KEY"
-    }
+    clean = environment_without_settings("ANTHROPIC_API_KEY")
     return {**clean, "STRATA_HOME": str(home), "HF_HUB_OFFLINE": "1", **extra}
 
 
