@@ -142,18 +142,6 @@ AnswerEvent = Retrieved | Thinking | Delta | Cited | Used | Done | Failed
 
 
 @dataclass(frozen=True, slots=True)
-class Found:
-    """What retrieval found for a question, best first.
-
-    leaned is True for a follow-up that named no topic of its own ("tell me more"), searched
-    for together with the question before it.
-    """
-
-    results: list[RetrievedChunk]
-    leaned: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Context:
     """What a question is answered over: the documents block and the chunks found beyond it.
 
@@ -246,11 +234,10 @@ class Answerer:
         try:
             variant = variant_of(shape)
             # The warm blocks a new documents block may be packed into, read while retrieving.
-            found, offered = await asyncio.gather(
+            retrieved, offered = await asyncio.gather(
                 self.retrieve_for(question, options.top_k, conversation, trace),
                 self.planner.warm_blocks(warm_scope(model, variant, corpus_version)),
             )
-            retrieved = found.results
             # Answers that depend on a conversation are never served from, nor kept in, it.
             semantic = self.semantic_cache if use_answer_cache else None
             if semantic is not None:
@@ -272,7 +259,7 @@ class Answerer:
                         task.add_done_callback(self._audits.discard)
                     return
             context = await self.context_of(
-                found, options.top_k, conversation, corpus_version, model, variant, offered
+                retrieved, options.top_k, conversation, corpus_version, model, variant, offered
             )
             info = model_info(model)
             max_tokens = shape.max_tokens(self.max_answer_tokens, info.max_output_tokens)
@@ -460,7 +447,7 @@ class Answerer:
         top_k: int | None,
         conversation: Conversation,
         trace: TraceSpan | None = None,
-    ) -> Found:
+    ) -> list[RetrievedChunk]:
         """The candidates for question: top_k of them, or the default top_k when None.
 
         A follow-up that finds nothing on its own ("tell me more") leans on the conversation:
@@ -470,12 +457,12 @@ class Answerer:
         retrieved = await self.retriever.retrieve(question, wanted, trace)
         if conversation.turns and leans_on_conversation(retrieved, self.context_sizing):
             standalone = f"{conversation.turns[-1].question}\n{question}"
-            return Found(await self.retriever.retrieve(standalone, wanted, trace), leaned=True)
-        return Found(retrieved)
+            retrieved = await self.retriever.retrieve(standalone, wanted, trace)
+        return retrieved
 
     async def context_of(
         self,
-        found: Found,
+        retrieved: list[RetrievedChunk],
         top_k: int | None,
         conversation: Conversation,
         corpus_version: str,
@@ -495,12 +482,9 @@ class Answerer:
         own, built like a first question's; the old block's layers come back as unsent, for
         the cache planner to count as used again when it plans the request (observe=False, a
         dry run, leaves them out), so that it learns how often conversations come back and
-        marks the first turns worth writing. A follow-up that leaned on the conversation asks
-        about what the block already holds: it adds at most its best chunk, when the block
-        lacks it, since every chunk added after the block is paid in full. offered are the
-        warm blocks, if already read (see _packed).
+        marks the first turns worth writing. offered are the warm blocks, if already read
+        (see _packed).
         """
-        retrieved = found.results
         needed = [
             r.chunk for r in (retrieved if top_k else sized_context(retrieved, self.context_sizing))
         ]
@@ -516,8 +500,7 @@ class Answerer:
             packed = await self._packed(needed, corpus_version, model, variant, offered)
             return replace(packed, unsent=cached if observe else ())
         in_block = {c.chunk_id for c in conversation.last_chunks}
-        wanted = needed[:1] if found.leaned and not top_k else needed
-        fresh = [c for c in wanted if c.chunk_id not in in_block]
+        fresh = [c for c in needed if c.chunk_id not in in_block]
         return Context(list(conversation.last_chunks), fresh)
 
     async def _packed(
@@ -556,9 +539,9 @@ class Answerer:
         trace: TraceSpan | None = None,
     ) -> Context:
         """retrieve_for, then context_of: what a dry run of the ask would send."""
-        found = await self.retrieve_for(question, top_k, conversation, trace)
+        retrieved = await self.retrieve_for(question, top_k, conversation, trace)
         return await self.context_of(
-            found, top_k, conversation, corpus_version, model, variant, observe=False
+            retrieved, top_k, conversation, corpus_version, model, variant, observe=False
         )
 
     async def _conversation(self, conversation_id: str | None, owner: Owner) -> Conversation:

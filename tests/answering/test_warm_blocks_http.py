@@ -49,24 +49,3 @@ def test_with_caching_off_every_question_gets_only_its_own_chunks(client: httpx.
     assert _ids(second) == {r["chunk_id"] for r in found}
     assert second["usage"]["cache_read_input_tokens"] == 0
     assert first["conversation_id"] != second["conversation_id"]
-
-
-@pytest.mark.parametrize(("cache_policy", "context_score_margin"), [("always", 0.25)])
-def test_a_follow_up_that_names_no_topic_adds_at_most_its_best_chunk(client: httpx.Client):
-    first = ask_json(client, "What did lighthouse keepers do?")
-    conversation = first["conversation_id"]
-    ask_json(client, "How do bees make honey?", conversation_id=conversation)
-    leaning = "How do bees make honey?\nCan you explain that in more detail?"
-    found = client.post("/v1/search", json={"query": leaning, "top_k": 8}).json()["results"]
-    near = [r["chunk_id"] for r in found if r["score"] >= found[0]["score"] - 0.25]
-    beyond = [chunk_id for chunk_id in near if chunk_id not in _ids(first)]
-    assert len(beyond) > 1, "the search must find more than the block for the test to mean anything"
-
-    follow_up = ask_json(
-        client, "Can you explain that in more detail?", conversation_id=conversation
-    )
-
-    # The block, read again, and only the one chunk the follow-up most needs beyond it: every
-    # chunk after the block is paid in full.
-    assert follow_up["usage"]["cache_read_input_tokens"] > 0
-    assert _ids(follow_up) == _ids(first) | {found[0]["chunk_id"]}
