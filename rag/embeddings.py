@@ -164,7 +164,11 @@ def _load_session(
     with _models_lock:
         if onnx_path not in _sessions:
             import onnxruntime
+            from onnxruntime.capi import onnxruntime_pybind11_state as state
 
+            # What opening a file that is not a whole model raises (cut short, empty, garbage);
+            # anything else (memory, threads) would fail the same way after a new export.
+            damaged = (state.InvalidProtobuf, state.InvalidArgument, state.InvalidGraph)
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
@@ -181,7 +185,7 @@ def _load_session(
             else:
                 try:
                     _sessions[onnx_path] = session()
-                except Exception as exc:  # a damaged file (a disk error, a copy cut short)
+                except damaged as exc:
                     # Built once more, replacing the file in one step; a second failure is raised.
                     log.warning("building the ONNX export %s again: %s", onnx_path, exc)
                     _export_onnx(model_path, onnx_path, precision)
