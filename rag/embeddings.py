@@ -129,6 +129,7 @@ def _export_onnx(model_path: Path, target: Path, precision: Precision) -> None:
     names = ["input_ids", "attention_mask", "token_type_ids"]
     sample = torch.ones((2, 8), dtype=torch.long)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_exports(target.parent)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as scratch:
         fp32 = Path(scratch, "model.onnx")
         # The exporter warns of indexing it translates exactly for these inputs: noise to users.
@@ -179,7 +180,6 @@ def _load_session(
                 )
 
             if not onnx_path.is_file():
-                _remove_stale_exports(onnx_path.parent)
                 _export_onnx(model_path, onnx_path, precision)
                 _sessions[onnx_path] = session()
             else:
