@@ -18,9 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
+    Float,
+    Integer,
+    String,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -36,6 +39,55 @@ from rag.storage.tables import cache_marks, cache_reuse_runs, warm_blocks
 # Any constant will do: the plans of every replica take turns on it.
 _PLANNING_LOCK_ID = 0x5354524143
 
+_RUNS = cache_reuse_runs.c
+_MARKS = cache_marks.c
+_BLOCKS = warm_blocks.c
+# The planner runs a score of these per request: built once, bound per call, so a plan costs
+# the database's time rather than SQLAlchemy's statement building.
+_KIND = bindparam("kind", type_=String)
+_KEY = bindparam("key", type_=String)
+_SINCE = bindparam("since", type_=Float)
+_RUN_OF = and_(_RUNS.kind == _KIND, _RUNS.key == _KEY, _RUNS.last_used_at >= _SINCE)
+_MARK = select(_MARKS.ttl, _MARKS.sent_at).where(_MARKS.key == _KEY)
+_FORGET_MARKS = delete(cache_marks).where(_MARKS.expires_at < bindparam("sent_at"))
+_FORGET_BLOCKS = delete(warm_blocks).where(_BLOCKS.key.not_in(select(_MARKS.key)))
+_LIVE_BLOCKS = (
+    select(_BLOCKS.chunk_ids, _BLOCKS.chunks, _BLOCKS.tokens)
+    .join(cache_marks, _MARKS.key == _BLOCKS.key)
+    .where(_BLOCKS.scope == bindparam("scope"), _MARKS.expires_at > bindparam("after"))
+    .order_by(_MARKS.expires_at.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+_GOING_RUN = select(_RUNS.id, _RUNS.uses).where(_RUN_OF).order_by(_RUNS.last_used_at.desc())
+_RUNS_REACHING = select(
+    func.count(), func.coalesce(func.sum(_RUNS.uses - bindparam("uses")), 0)
+).where(_RUNS.kind == _KIND, _RUNS.uses >= bindparam("uses"), not_(_RUN_OF))
+_RUN_LENGTHS = (
+    select(_RUNS.uses, func.count())
+    .where(_RUNS.kind == _KIND, _RUNS.uses >= bindparam("at_least"), not_(_RUN_OF))
+    .group_by(_RUNS.uses)
+)
+_LAST_RUN = (
+    select(_RUNS.uses)
+    .where(_RUNS.kind == _KIND, _RUNS.key == _KEY, _RUNS.last_used_at < _SINCE)
+    .order_by(_RUNS.last_used_at.desc())
+    .limit(1)
+)
+_NEW_RUN = insert(cache_reuse_runs)
+_GO_ON = (
+    update(cache_reuse_runs)
+    .where(_RUNS.id == bindparam("run_id"))
+    .values(last_used_at=bindparam("now"), uses=_RUNS.uses + bindparam("added"))
+)
+_FORGET_RUNS = delete(cache_reuse_runs).where(
+    _RUNS.id.in_(
+        select(_RUNS.id)
+        .where(_RUNS.kind == _KIND)
+        .order_by(_RUNS.last_used_at.desc(), _RUNS.id.desc())
+        .offset(bindparam("window", type_=Integer))
+    )
+)
+
 
 class TrafficSession:
     """The planner's marks and reuse runs within one transaction."""
@@ -46,22 +98,18 @@ class TrafficSession:
 
     def mark(self, key: str) -> tuple[str, float] | None:
         """The TTL and time of the last mark sent on key, if one was kept."""
-        row = self._connection.execute(
-            select(cache_marks.c.ttl, cache_marks.c.sent_at).where(cache_marks.c.key == key)
-        ).first()
+        row = self._connection.execute(_MARK, {"key": key}).first()
         return None if row is None else (str(row.ttl), float(row.sent_at))
 
     def record_mark(self, key: str, ttl: str, sent_at: float, expires_at: float) -> None:
         """Remember a mark sent on key; marks expired by now are forgotten."""
-        self._connection.execute(delete(cache_marks).where(cache_marks.c.expires_at < sent_at))
+        self._connection.execute(_FORGET_MARKS, {"sent_at": sent_at})
         row = {"key": key, "ttl": ttl, "sent_at": sent_at, "expires_at": expires_at}
         upsert(self._connection, cache_marks, row)
 
     def keep_block(self, key: str, scope: str, chunk_ids: str, chunks: str, tokens: int) -> None:
         """Offer the block marked under key; blocks whose marks were forgotten go."""
-        self._connection.execute(
-            delete(warm_blocks).where(warm_blocks.c.key.not_in(select(cache_marks.c.key)))
-        )
+        self._connection.execute(_FORGET_BLOCKS)
         row = {
             "key": key,
             "scope": scope,
@@ -73,35 +121,22 @@ class TrafficSession:
 
     def live_blocks(self, scope: str, after: float, limit: int) -> list[tuple[str, str, int]]:
         """Chunk ids, chunks and tokens of scope's blocks whose entries outlive after."""
-        blocks = warm_blocks.c
         rows = self._connection.execute(
-            select(blocks.chunk_ids, blocks.chunks, blocks.tokens)
-            .join(cache_marks, cache_marks.c.key == blocks.key)
-            .where(blocks.scope == scope, cache_marks.c.expires_at > after)
-            .order_by(cache_marks.c.expires_at.desc())
-            .limit(limit)
+            _LIVE_BLOCKS, {"scope": scope, "after": after, "limit": limit}
         ).all()
         return [(str(row.chunk_ids), str(row.chunks), int(row.tokens)) for row in rows]
 
     def run_uses(self, kind: str, key: str, since: float) -> int:
         """Uses in key's run, if its last use was at or after since (else 0: no run going)."""
-        uses = self._connection.execute(
-            select(cache_reuse_runs.c.uses)
-            .where(_run_of(kind, key, since))
-            .order_by(cache_reuse_runs.c.last_used_at.desc())
-            .limit(1)
-        ).scalar()
-        return 0 if uses is None else int(uses)
+        row = self._connection.execute(
+            _GOING_RUN, {"kind": kind, "key": key, "since": since}
+        ).first()
+        return 0 if row is None else int(row.uses)
 
     def runs_reaching(self, kind: str, uses: int, key: str, since: float) -> tuple[int, int]:
         """How many kept runs reached uses, and their uses beyond it, bar key's run going."""
-        runs = cache_reuse_runs.c
         count, beyond = self._connection.execute(
-            select(func.count(), func.coalesce(func.sum(runs.uses - uses), 0)).where(
-                runs.kind == kind,
-                runs.uses >= uses,
-                not_(_run_of(kind, key, since)),
-            )
+            _RUNS_REACHING, {"kind": kind, "key": key, "since": since, "uses": uses}
         ).one()
         return int(count), int(beyond)
 
@@ -110,26 +145,15 @@ class TrafficSession:
 
         Runs still going count by the uses they have reached so far, as in runs_reaching.
         """
-        runs = cache_reuse_runs.c
         rows = self._connection.execute(
-            select(runs.uses, func.count())
-            .where(
-                runs.kind == kind,
-                runs.uses >= at_least,
-                not_(_run_of(kind, key, since)),
-            )
-            .group_by(runs.uses)
+            _RUN_LENGTHS, {"kind": kind, "key": key, "since": since, "at_least": at_least}
         ).all()
         return {int(uses): int(count) for uses, count in rows}
 
     def last_run_uses(self, kind: str, key: str, since: float) -> int:
         """Uses in key's last finished run, one last used before since (0 if none is kept)."""
-        runs = cache_reuse_runs.c
         uses = self._connection.execute(
-            select(runs.uses)
-            .where(runs.kind == kind, runs.key == key, runs.last_used_at < since)
-            .order_by(runs.last_used_at.desc())
-            .limit(1)
+            _LAST_RUN, {"kind": kind, "key": key, "since": since}
         ).scalar()
         return 0 if uses is None else int(uses)
 
@@ -141,26 +165,16 @@ class TrafficSession:
         Otherwise a new run starts. counted=False moves a going run's last use without adding
         to its uses. Only the window most recently used runs of a kind are kept.
         """
-        runs = cache_reuse_runs.c
         going = self._connection.execute(
-            select(runs.id).where(_run_of(kind, key, since)).order_by(runs.last_used_at.desc())
+            _GOING_RUN, {"kind": kind, "key": key, "since": since}
         ).first()
         if going is None:
             row = {"kind": kind, "key": key, "last_used_at": now, "uses": 1}
-            self._connection.execute(insert(cache_reuse_runs).values(row))
+            self._connection.execute(_NEW_RUN, row)
         else:
-            self._connection.execute(
-                update(cache_reuse_runs)
-                .where(runs.id == going.id)
-                .values(last_used_at=now, uses=runs.uses + (1 if counted else 0))
-            )
-        older = (
-            select(runs.id)
-            .where(runs.kind == kind)
-            .order_by(runs.last_used_at.desc(), runs.id.desc())
-            .offset(self._window)
-        )
-        self._connection.execute(delete(cache_reuse_runs).where(runs.id.in_(older)))
+            added = 1 if counted else 0
+            self._connection.execute(_GO_ON, {"run_id": going.id, "now": now, "added": added})
+        self._connection.execute(_FORGET_RUNS, {"kind": kind, "window": self._window})
 
 
 class CacheTraffic:
@@ -184,8 +198,3 @@ class CacheTraffic:
         """A session that only reads (a dry run's plan): it must record nothing."""
         with self._database.reading() as connection:
             yield TrafficSession(connection, self._window)
-
-
-def _run_of(kind: str, key: str, since: float) -> ColumnElement[bool]:
-    runs = cache_reuse_runs.c
-    return and_(runs.kind == kind, runs.key == key, runs.last_used_at >= since)
