@@ -18,16 +18,19 @@ _START_DEADLINE_SECONDS = 600
 MODEL_CACHE_VARIABLE = "STRATA_MODEL_CACHE_DIR"
 
 
-def environment_without_settings(*dropped: str) -> dict[str, str]:
-    """This process's environment less the STRATA_ settings and the dropped variables (prefixes).
+def environment_without_settings() -> dict[str, str]:
+    """This process's environment less Strata's and the Claude SDK's settings.
 
-    STRATA_MODEL_CACHE_DIR stays: set by tests/conftest.py to the run's own folder, so a
-    process a test starts builds and reads its ONNX exports there, not in the user's cache.
+    Every `STRATA_` and `ANTHROPIC_` variable goes, in any case (pydantic-settings reads names
+    in any case): a test's process talks to the emulator the test names, with the key it
+    names, never with the caller's. STRATA_MODEL_CACHE_DIR stays: set by tests/conftest.py to
+    the run's own folder, so a process a test starts builds and reads its ONNX exports there,
+    not in the user's cache.
     """
     return {
         key: value
         for key, value in os.environ.items()
-        if key == MODEL_CACHE_VARIABLE or not key.startswith(("STRATA_", *dropped))
+        if key == MODEL_CACHE_VARIABLE or not key.upper().startswith(("STRATA_", "ANTHROPIC_"))
     }
 
 
@@ -45,7 +48,7 @@ def run_strata(
     settings adds environment variables (`STRATA_...`) for this run only. With modules_file,
     the process writes the name of every module it imported there as it exits.
     """
-    env = environment_without_settings("ANTHROPIC_API_KEY")
+    env = environment_without_settings()
     env |= {"STRATA_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     if emulator_url is not None:
         env["STRATA_ANTHROPIC_BASE_URL"] = emulator_url

@@ -1,4 +1,4 @@
-"""The test run builds its ONNX exports in a folder of its own, never in the user's cache."""
+"""A test's processes use the run's own model cache and none of the caller's settings."""
 
 from __future__ import annotations
 
@@ -27,9 +27,37 @@ def test_the_run_keeps_its_exports_in_a_temporary_folder(
             "-c",
             "from rag.settings import Settings; print(Settings(_env_file=None).model_cache_dir)",
         ],
-        env=environment_without_settings("ANTHROPIC_API_KEY"),
+        env=environment_without_settings(),
         capture_output=True,
         text=True,
         check=True,
     )
     assert child.stdout.strip() == str(folder)
+
+
+def test_a_started_process_sees_none_of_the_callers_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A developer's shell may hold a real key or base URL, in any case pydantic-settings reads.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-developers-own")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+    monkeypatch.setenv("strata_anthropic_base_url", "https://api.anthropic.com")
+    monkeypatch.setenv("Strata_Top_K", "3")
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from rag.settings import Settings; s = Settings(_env_file=None); "
+            "print(s.anthropic_api_key, s.anthropic_base_url, s.top_k)",
+        ],
+        env=environment_without_settings(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    fields = Settings.model_fields
+    assert child.stdout.split() == [
+        "None",
+        str(fields["anthropic_base_url"].default),
+        str(fields["top_k"].default),
+    ]

@@ -89,7 +89,7 @@ def chroma_server() -> Iterator[str]:
 def start_replica(home: Path, settings: Mapping[str, str], log: Path) -> Replica:
     """`strata serve` on a free port with home and settings (`STRATA_...`), none of ours."""
     port = free_port()
-    env = environment_without_settings("ANTHROPIC_API_KEY")
+    env = environment_without_settings()
     env |= {"STRATA_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env |= settings
     process = subprocess.Popen(

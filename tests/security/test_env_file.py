@@ -65,7 +65,7 @@ def test_a_planted_dotenv_in_the_working_directory_cannot_redirect_claude(
         )
         port = free_port()
         environment = {
-            **environment_without_settings("ANTHROPIC_"),
+            **environment_without_settings(),
             "STRATA_HOME": str(home),
             "HF_HUB_OFFLINE": "1",
         }

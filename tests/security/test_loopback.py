@@ -17,7 +17,7 @@ STRATA = Path(sys.executable).with_name("strata")
 
 
 def _environment(home: Path, **extra: str) -> dict[str, str]:
-    clean = environment_without_settings("ANTHROPIC_API_KEY")
+    clean = environment_without_settings()
     return {**clean, "STRATA_HOME": str(home), "HF_HUB_OFFLINE": "1", **extra}
 
 
