@@ -38,10 +38,10 @@ def test_the_run_keeps_its_exports_in_a_temporary_folder(
 def test_a_started_process_sees_none_of_the_callers_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A developer's shell may hold a real key or base URL, in any case pydantic-settings reads.
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-developers-own")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
-    monkeypatch.setenv("strata_anthropic_base_url", "https://api.anthropic.com")
+    # A developer's shell may hold a key and a base URL, in any case pydantic-settings reads.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "the-developers-own-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://developers-claude.invalid")
+    monkeypatch.setenv("strata_anthropic_base_url", "http://developers-claude.invalid")
     monkeypatch.setenv("Strata_Top_K", "3")
     child = subprocess.run(
         [
