@@ -26,7 +26,7 @@ from rag.tokens import (
     estimate_tool_prompt_tokens,
     estimate_tools_tokens,
 )
-from rag.types import CacheLayer, Chunk, RetrievedChunk, Turn
+from rag.types import CacheLayer, Chunk, RetrievedChunk, Turn, heading_trail
 
 SYSTEM_PROMPT = """\
 You are Strata, an assistant that answers questions about the user's own documents.
@@ -40,7 +40,7 @@ the search results do not contain the answer, say plainly that the documents do 
 rather than guessing."""
 
 # Bump when the rendering below changes, so stored answers made by the old prompt stop matching.
-_FORMAT_REVISION = "1"
+_FORMAT_REVISION = "2"
 PROMPT_VERSION = hashlib.sha256(f"{_FORMAT_REVISION}\n{SYSTEM_PROMPT}".encode()).hexdigest()[:16]
 
 _LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
@@ -309,11 +309,10 @@ def _messages(
 
 def search_result_block(chunk: Chunk) -> Block:
     """A chunk as a citable search_result block, titled with its heading path."""
-    title = " > ".join((chunk.title, *chunk.heading_path)) if chunk.heading_path else chunk.title
     return {
         "type": "search_result",
         "source": chunk.source,
-        "title": title or chunk.source,
+        "title": heading_trail(chunk.title, chunk.heading_path) or chunk.source,
         "content": [{"type": "text", "text": chunk.text}],
         "citations": {"enabled": True},
     }

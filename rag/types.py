@@ -15,18 +15,26 @@ changes: vectors of each form live in their own collection, and an older store i
 on start instead of being searched with vectors of two forms mixed."""
 
 
+def heading_trail(title: str, heading_path: Sequence[str]) -> str:
+    """A chunk's title, then the headings above it, the title said once.
+
+    Most pages open with a heading that repeats their title (an HTML <title> and its <h1>);
+    saying it twice would cost tokens in every search result Claude is sent.
+    """
+    headings = list(heading_path)
+    if title and (not headings or headings[0] != title):
+        headings.insert(0, title)
+    return " > ".join(headings)
+
+
 def embedding_context(title: str, heading_path: Sequence[str]) -> str:
     """What places a chunk in its document: its title, then the headings above it.
 
     A heading without a letter (a bare number such as "7.3.") carries no words a question
-    could share, only noise in the vector, so it is left out; so is the title when the first
-    heading repeats it. On the benchmark's FAQ sets this form ranks the answer higher than the
-    heading path alone (tests/benchmarks/bench_retrieval.py).
+    could share, only noise in the vector, so it is left out. On the benchmark's FAQ sets this
+    form ranks the answer higher than the heading path alone (tests/benchmarks/bench_retrieval.py).
     """
-    headings = [h for h in heading_path if any(ch.isalpha() for ch in h)]
-    if title and (not headings or headings[0] != title):
-        headings.insert(0, title)
-    return " > ".join(headings)
+    return heading_trail(title, [h for h in heading_path if any(ch.isalpha() for ch in h)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 import json
 import random
 import re
+from dataclasses import replace
 
 from api.emulator.models import find_model
 from api.emulator.prompt import build_prompt as emulated_prompt
@@ -67,6 +68,14 @@ def test_chunks_are_ordered_by_document_then_position():
     assert [b["type"] for b in blocks] == ["search_result"] * 9 + ["text"]
     assert all(b["citations"] == {"enabled": True} for b in blocks[:9])
     assert blocks[0]["source"] == "alpha.md"
+
+
+def test_a_page_whose_first_heading_repeats_its_title_names_it_once():
+    # An HTML page's <title> and its <h1> are usually the same words.
+    page = replace(_chunk("alpha", 0), title="Chapter 3", heading_path=("Chapter 3", "3.1. Stable"))
+    bare = replace(_chunk("beta", 0), title="", heading_path=())
+    blocks = build_prompt([page, bare], [], "q?", {}).messages[0]["content"]
+    assert [b["title"] for b in blocks[:2]] == ["Chapter 3 > 3.1. Stable", "beta.md"]
 
 
 def test_a_different_question_leaves_every_cached_layer_unchanged():
