@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from rag.cache_planner import CacheMark, PlannedLayer, layer_key
@@ -40,7 +41,7 @@ the search results do not contain the answer, say plainly that the documents do 
 rather than guessing."""
 
 # Bump when the rendering below changes, so stored answers made by the old prompt stop matching.
-_FORMAT_REVISION = "2"
+_FORMAT_REVISION = "3"
 PROMPT_VERSION = hashlib.sha256(f"{_FORMAT_REVISION}\n{SYSTEM_PROMPT}".encode()).hexdigest()[:16]
 
 _LAYERS = (CacheLayer.SYSTEM, CacheLayer.DOCUMENTS, CacheLayer.CONVERSATION)
@@ -309,13 +310,26 @@ def _messages(
 
 def search_result_block(chunk: Chunk) -> Block:
     """A chunk as a citable search_result block, titled with its heading path."""
+    source = source_for_claude(chunk.source)
     return {
         "type": "search_result",
-        "source": chunk.source,
-        "title": heading_trail(chunk.title, chunk.heading_path) or chunk.source,
+        "source": source,
+        "title": heading_trail(chunk.title, chunk.heading_path) or source,
         "content": [{"type": "text", "text": chunk.text}],
         "citations": {"enabled": True},
     }
+
+
+def source_for_claude(source: str) -> str:
+    """How Claude names a document: a file ingested by absolute path goes by its file name.
+
+    Where a file lives on the server is no part of the document, need not leave the machine,
+    and cost about ten tokens in every search result. A name relative to the folder it was
+    ingested from (or an upload's name) is the user's own and is kept whole. Citations are
+    tied back to their chunks by position, so users still see the full name.
+    """
+    path = PurePosixPath(source)
+    return path.name or source if path.is_absolute() else source
 
 
 def _text(text: str) -> Block:

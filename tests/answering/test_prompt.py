@@ -78,6 +78,12 @@ def test_a_page_whose_first_heading_repeats_its_title_names_it_once():
     assert [b["title"] for b in blocks[:2]] == ["Chapter 3 > 3.1. Stable", "beta.md"]
 
 
+def test_a_relative_name_or_an_address_reaches_claude_whole():
+    for source in ("docs/guide/setup.md", "setup.md", "https://example.org/setup"):
+        block = build_prompt([replace(_chunk("alpha", 0), source=source)], [], "q?", {})
+        assert block.messages[0]["content"][0]["source"] == source
+
+
 def test_a_different_question_leaves_every_cached_layer_unchanged():
     first = build_prompt(CHUNKS, HISTORY, "How old is alpha?", ALL_MARKS)
     second = build_prompt(CHUNKS, HISTORY, "Where does gamma live?", ALL_MARKS)
