@@ -329,7 +329,7 @@ def source_for_claude(source: str) -> str:
     tied back to their chunks by position, so users still see the full name.
     """
     path = PurePosixPath(source)
-    return path.name or source if path.is_absolute() else source
+    return path.name if path.is_absolute() and path.name else source
 
 
 def _text(text: str) -> Block:
