@@ -33,8 +33,8 @@ RUN useradd --system --uid 10001 --home-dir /var/lib/strata --shell /usr/sbin/no
  && mkdir -p /var/lib/strata /opt/strata/models \
  && chown strata:strata /var/lib/strata /opt/strata/models
 USER strata
-# The ONNX exports (fp32 for questions, int8 for STRATA_EMBEDDING_PRECISION=int8), built from
-# the packaged weights into the image rather than at every container's first start.
+# The ONNX exports (fp32, and int8 for STRATA_EMBEDDING_PRECISION=int8), built from the
+# packaged weights into the image, so no container imports PyTorch to build one at start.
 RUN python -c "from pathlib import Path; from rag.embeddings import Embedder; \
 [Embedder(precision=p, onnx_dir=Path('/opt/strata/models')).load() for p in ('fp32', 'int8')]" \
  && ls /opt/strata/models/*-fp32.onnx /opt/strata/models/*-int8.onnx

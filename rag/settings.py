@@ -277,9 +277,9 @@ class Settings(BaseSettings):
     )
     embedding_precision: Literal["fp32", "int8"] = Field(
         "fp32",
-        description="`fp32`: the bundled model in PyTorch (questions through its fp32 ONNX "
-        "export in onnxruntime, to the same vectors). `int8`: the same weights exported to "
-        "ONNX and quantized to int8, run by onnxruntime; built from the packaged weights on "
+        description="`fp32`: the bundled model as trained, run by onnxruntime from an ONNX "
+        "export (PyTorch's vectors; PyTorch itself only when no export can be built). `int8`: "
+        "the same weights quantized to int8. Each export is built from the packaged weights on "
         "first use into the model cache (nothing is downloaded). Switching re-embeds the "
         "indexed chunks into that embedder's own collection.",
     )
@@ -289,7 +289,13 @@ class Settings(BaseSettings):
         "home on the machine; unset: `$XDG_CACHE_HOME/strata/models`, else "
         "`~/.cache/strata/models`.",
     )
-    embedding_batch_size: int = Field(64, ge=1, le=1024, description="Chunks encoded per batch.")
+    embedding_batch_size: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="Chunks encoded per batch. Small batches are the fastest in onnxruntime "
+        "(chunks run to the model's 256-word-piece window) and hold the least memory.",
+    )
     max_upload_bytes: int = Field(
         50 * 1024 * 1024, ge=1, description="Largest accepted upload file, in bytes."
     )

@@ -19,13 +19,14 @@ from ingest.files import IngestReport
 from ingest.loaders import load_document
 from ingest.pipeline import IngestPipeline
 from rag.embeddings import Embedder
+from rag.settings import Settings
 from rag.storage.documents import DocumentRegistry
 from rag.store import ChunkStore
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 TOPICS = 6
 ROUNDS = 2
-BATCH_SIZE = 64
+BATCH_SIZE = int(Settings.model_fields["embedding_batch_size"].default)
 
 
 def _corpus(folder: Path) -> None:
