@@ -266,9 +266,17 @@ class _TorchEncoder:
 class _OnnxEncoder:
     """An ONNX export (fp32 or int8) in onnxruntime: the same mean pooling and normalisation."""
 
-    def __init__(self, session: InferenceSession, tokenizer: Tokenizer, window_tokens: int) -> None:
+    def __init__(
+        self,
+        session: InferenceSession,
+        tokenizer: Tokenizer,
+        window_tokens: int,
+        most_per_run: int | None = None,
+    ) -> None:
         self.session = session
         self.window_tokens = window_tokens
+        # Texts per session run at most, whatever batch size is asked for (None: no limit).
+        self.most_per_run = most_per_run
         self.dimensions = int(session.get_outputs()[0].shape[-1])
         # Its own tokenizer: this one truncates to the window and pads each batch.
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
@@ -276,6 +284,7 @@ class _OnnxEncoder:
         self.tokenizer.enable_padding()
 
     def encode(self, texts: list[str], batch_size: int) -> Vectors:
+        batch_size = min(batch_size, self.most_per_run or batch_size)
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         # Longest first, so each batch pads to texts of about its own length.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -352,7 +361,11 @@ class Embedder:
             batches = _load_session(self.model_path, export, self.precision, self.threads)
             # A question's dozen word pieces on one thread: a second one only waits.
             questions = _load_session(self.model_path, export, self.precision, 1)
-            encoder = _OnnxEncoder(batches, tokenizer, window)
+            # int8 quantizes a run's activations on one scale taken over the whole batch, so a
+            # text's vector would move with its batch-mates; embedded alone it is the same every
+            # time, as its question's is, and no slower.
+            alone = 1 if self.precision == "int8" else None
+            encoder = _OnnxEncoder(batches, tokenizer, window, alone)
             query_encoder = _OnnxEncoder(questions, tokenizer, window)
         except Exception as exc:  # an unwritable cache, an export still broken once rebuilt
             if self.precision == "int8":

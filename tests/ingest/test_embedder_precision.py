@@ -61,6 +61,15 @@ def test_int8_is_built_from_the_packaged_weights_and_ranks_like_fp32(
     assert collection_for(int8.vector_space) != collection_for(embedder.vector_space)
 
 
+def test_an_int8_vector_does_not_depend_on_what_it_is_batched_with(int8: Embedder) -> None:
+    # The embedding cache keys a vector by its text alone, and a question meets chunks that
+    # were embedded in batches.
+    batched = int8.embed_texts(PASSAGES)
+    for passage, row in zip(PASSAGES, batched, strict=True):
+        np.testing.assert_array_equal(int8.embed_texts([passage])[0], row)
+    np.testing.assert_allclose(int8.embed_query(PASSAGES[0]), batched[0], atol=1e-6)
+
+
 def test_a_damaged_int8_export_is_built_again(tmp_path: Path, int8: Embedder) -> None:
     cache = tmp_path / "models"
     cache.mkdir()
